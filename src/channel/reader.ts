@@ -1,0 +1,399 @@
+/**
+ * The buffered read side of a channel (QEMU's QEMUFile for loading). It never looks at what
+ * the bytes mean.
+ *
+ * Primitives are synchronous and read from the buffer. When the buffer holds too few bytes
+ * they throw the shared NEED_MORE sentinel (cheap, not an Error) while the source may still
+ * deliver more, or a VmsError E_TRUNCATED once the source has ended. Callers decode a unit
+ * (a device section, a RAM page record) synchronously and, on NEED_MORE, rewind to a mark,
+ * `await more()`, and try again; `retry()` does exactly that. Hot loops test `has(n)` and
+ * `await fill(n)` first so they never throw.
+ */
+import { VmsError } from '../errors.js';
+import type { ByteSource } from './transport.js';
+
+/** Thrown by a primitive when the buffer is short and the source has not ended yet. */
+export const NEED_MORE: unique symbol = Symbol('vmstream.NEED_MORE');
+
+export interface ReaderOptions {
+  /** Initial buffer size in bytes. Defaults to 1 MiB. */
+  readonly bufferSize?: number;
+  /**
+   * Largest unit (bytes between a mark and the read position) the reader will buffer before
+   * failing with E_LIMIT. Bounds memory on hostile input. Defaults to 256 MiB.
+   */
+  readonly maxBuffer?: number;
+}
+
+export const DEFAULT_READ_BUFFER = 1 << 20;
+export const DEFAULT_MAX_BUFFER = 256 << 20;
+
+const EMPTY = new Uint8Array(0);
+const latin1 = new TextDecoder('latin1');
+
+export class ChannelReader {
+  private buf: Uint8Array;
+  private dv: DataView;
+  /** Read position within buf. */
+  private pos = 0;
+  /** End of valid data within buf. */
+  private end = 0;
+  /** Absolute stream offset of buf[0]. */
+  private base = 0;
+  private sourceEnded: boolean;
+  private failure: unknown = undefined;
+  private readonly maxBuffer: number;
+  private readonly source: ByteSource | undefined;
+
+  /**
+   * A reader over a transport, or over bytes already in memory (no copy: the bytes must not
+   * change while they are read).
+   */
+  constructor(source: ByteSource | Uint8Array, options: ReaderOptions = {}) {
+    if (source instanceof Uint8Array) {
+      this.source = undefined;
+      this.buf = source;
+      this.end = source.length;
+      this.sourceEnded = true;
+      this.maxBuffer = Math.max(source.length, options.maxBuffer ?? DEFAULT_MAX_BUFFER);
+    } else {
+      this.source = source;
+      this.buf = new Uint8Array(options.bufferSize ?? DEFAULT_READ_BUFFER);
+      this.sourceEnded = false;
+      this.maxBuffer = options.maxBuffer ?? DEFAULT_MAX_BUFFER;
+    }
+    this.dv = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
+  }
+
+  /** A reader over bytes already in memory. */
+  static fromBytes(bytes: Uint8Array): ChannelReader {
+    return new ChannelReader(bytes);
+  }
+
+  /** Absolute stream offset of the next byte to read. */
+  get offset(): number {
+    return this.base + this.pos;
+  }
+
+  /** Bytes in the buffer, not yet read. */
+  get buffered(): number {
+    return this.end - this.pos;
+  }
+
+  /** True once the source has ended (more bytes may still be buffered). */
+  get sourceDone(): boolean {
+    return this.sourceEnded;
+  }
+
+  /** The first error this reader met, if any; every later call reports it again. */
+  get error(): unknown {
+    return this.failure;
+  }
+
+  /** Total size of the source, if it knows it. */
+  get size(): number | undefined {
+    return this.source === undefined ? this.end : this.source.size;
+  }
+
+  /** True when `n` bytes are buffered. */
+  has(n: number): boolean {
+    return this.end - this.pos >= n;
+  }
+
+  // ---- synchronous primitives (big-endian, as QEMU's qemu_get_be*) -------------------------
+
+  u8(): number {
+    if (this.end - this.pos < 1) this.short(1);
+    return this.buf[this.pos++]!;
+  }
+
+  /** The next byte without consuming it. */
+  peekU8(): number {
+    if (this.end - this.pos < 1) this.short(1);
+    return this.buf[this.pos]!;
+  }
+
+  /** The byte `ahead` bytes past the read position, without consuming anything. */
+  peekAt(ahead: number): number {
+    if (this.end - this.pos < ahead + 1) this.short(ahead + 1);
+    return this.buf[this.pos + ahead]!;
+  }
+
+  u16(): number {
+    if (this.end - this.pos < 2) this.short(2);
+    const v = this.dv.getUint16(this.pos, false);
+    this.pos += 2;
+    return v;
+  }
+
+  u32(): number {
+    if (this.end - this.pos < 4) this.short(4);
+    const v = this.dv.getUint32(this.pos, false);
+    this.pos += 4;
+    return v;
+  }
+
+  u64(): bigint {
+    if (this.end - this.pos < 8) this.short(8);
+    const v = this.dv.getBigUint64(this.pos, false);
+    this.pos += 8;
+    return v;
+  }
+
+  i8(): number {
+    if (this.end - this.pos < 1) this.short(1);
+    return this.dv.getInt8(this.pos++);
+  }
+
+  i16(): number {
+    if (this.end - this.pos < 2) this.short(2);
+    const v = this.dv.getInt16(this.pos, false);
+    this.pos += 2;
+    return v;
+  }
+
+  i32(): number {
+    if (this.end - this.pos < 4) this.short(4);
+    const v = this.dv.getInt32(this.pos, false);
+    this.pos += 4;
+    return v;
+  }
+
+  i64(): bigint {
+    if (this.end - this.pos < 8) this.short(8);
+    const v = this.dv.getBigInt64(this.pos, false);
+    this.pos += 8;
+    return v;
+  }
+
+  /**
+   * A be64 as two be32 halves, for hot paths (RAM page headers) that would rather not make
+   * a bigint per page. Returns the high word; the low word is in `lastLow`.
+   */
+  u64Split(): number {
+    if (this.end - this.pos < 8) this.short(8);
+    const hi = this.dv.getUint32(this.pos, false);
+    this.lastLow = this.dv.getUint32(this.pos + 4, false);
+    this.pos += 8;
+    return hi;
+  }
+  /** Low 32 bits of the last `u64Split()`. */
+  lastLow = 0;
+
+  /** A counted string: u8 length, then that many bytes, no NUL (section idstrs, block names). */
+  countedString(): string {
+    if (this.end - this.pos < 1) this.short(1);
+    const n = this.buf[this.pos]!;
+    if (this.end - this.pos < 1 + n) this.short(1 + n);
+    const s = asciiString(this.buf, this.pos + 1, n);
+    this.pos += 1 + n;
+    return s;
+  }
+
+  /**
+   * A view of the next `n` bytes. Shared: valid only until the next `fill`/`more`/`retry`
+   * call, which may move the buffer. Copy it (`bytesCopy`) to keep it.
+   */
+  bytesView(n: number): Uint8Array {
+    if (n === 0) return EMPTY;
+    if (this.end - this.pos < n) this.short(n);
+    const v = this.buf.subarray(this.pos, this.pos + n);
+    this.pos += n;
+    return v;
+  }
+
+  /** A copy of the next `n` bytes, owned by the caller. */
+  bytesCopy(n: number): Uint8Array {
+    return this.bytesView(n).slice();
+  }
+
+  /** Skips `n` buffered bytes. */
+  skipBuffered(n: number): void {
+    if (this.end - this.pos < n) this.short(n);
+    this.pos += n;
+  }
+
+  // ---- marks: rewind after NEED_MORE ------------------------------------------------------
+
+  /** The current position, to return to with `reset` (valid until the position passes it and `more` runs). */
+  mark(): number {
+    return this.base + this.pos;
+  }
+
+  /** Returns the read position to a mark taken since the last buffer compaction. */
+  reset(mark: number): void {
+    const p = mark - this.base;
+    if (p < 0 || p > this.end) {
+      throw new VmsError('E_USAGE', 'reader mark is no longer buffered', { offset: mark });
+    }
+    this.pos = p;
+  }
+
+  /**
+   * Runs `decode` synchronously; if it runs out of buffered bytes (NEED_MORE), rewinds to
+   * where it started, pulls more bytes and runs it again. The unit decoded must fit in
+   * `maxBuffer`. `decode` must not have side effects before it returns.
+   */
+  async retry<T>(decode: () => T): Promise<T> {
+    const start = this.mark();
+    for (;;) {
+      try {
+        return decode();
+      } catch (e) {
+        if (e !== NEED_MORE) throw e;
+        this.reset(start);
+        await this.more();
+      }
+    }
+  }
+
+  // ---- pulling bytes from the source ------------------------------------------------------
+
+  /**
+   * Makes sure at least `n` bytes are buffered. Resolves true when they are, false when the
+   * source ended first (the bytes that did arrive stay buffered).
+   */
+  async fill(n: number): Promise<boolean> {
+    while (this.end - this.pos < n) {
+      if (this.sourceEnded) return false;
+      await this.pull(n);
+    }
+    return true;
+  }
+
+  /** Pulls at least one more byte into the buffer; throws E_TRUNCATED if the source has ended. */
+  async more(): Promise<void> {
+    if (this.sourceEnded) this.short(this.end - this.pos + 1);
+    const before = this.end - this.pos;
+    while (this.end - this.pos === before) {
+      if (this.sourceEnded) this.short(before + 1);
+      await this.pull(before + 1);
+    }
+  }
+
+  /** True when every byte has been read and the source has ended. */
+  async atEnd(): Promise<boolean> {
+    if (this.end > this.pos) return false;
+    if (this.sourceEnded) return true;
+    await this.fill(1);
+    return this.end === this.pos;
+  }
+
+  /**
+   * Skips `n` bytes, reading through them (or seeking, when the source can and nothing of
+   * them is buffered). Never buffers more than the read buffer holds.
+   */
+  async skip(n: number): Promise<void> {
+    const inBuf = Math.min(n, this.end - this.pos);
+    this.pos += inBuf;
+    let left = n - inBuf;
+    if (left === 0) return;
+    const src = this.source;
+    if (src?.seek !== undefined && src.size !== undefined) {
+      const target = this.base + this.pos + left;
+      if (target > src.size) {
+        this.short(left);
+      }
+      src.seek(target);
+      this.base = target;
+      this.pos = 0;
+      this.end = 0;
+      return;
+    }
+    while (left > 0) {
+      if (this.end === this.pos && !(await this.fill(1))) this.short(left);
+      const k = Math.min(left, this.end - this.pos);
+      this.pos += k;
+      left -= k;
+    }
+  }
+
+  /**
+   * Passes the next `n` bytes to `sink` in pieces no larger than the buffer, without ever
+   * holding them all (raw runs: RAM pages, opaque blobs, pass-through). Each piece is a
+   * shared view valid only during the call.
+   */
+  async forEachChunk(n: number, sink: (chunk: Uint8Array) => void | Promise<void>): Promise<void> {
+    let left = n;
+    while (left > 0) {
+      if (this.end === this.pos && !(await this.fill(1))) this.short(left);
+      const k = Math.min(left, this.end - this.pos);
+      const r = sink(this.buf.subarray(this.pos, this.pos + k));
+      this.pos += k;
+      left -= k;
+      if (r !== undefined) await r;
+    }
+  }
+
+  /** Releases the source. */
+  async close(): Promise<void> {
+    await this.source?.close();
+  }
+
+  // ---- internals ----------------------------------------------------------------------------
+
+  private short(n: number): never {
+    if (this.failure !== undefined) throw this.failure;
+    if (!this.sourceEnded) throw NEED_MORE;
+    throw new VmsError('E_TRUNCATED', 'stream ends early', {
+      offset: this.base + this.end,
+      expected: `${n} more byte${n === 1 ? '' : 's'}`,
+      actual: `${this.end - this.pos} left`,
+    });
+  }
+
+  /** Reads from the source until the buffer holds `want` unread bytes or the source ends. */
+  private async pull(want: number): Promise<void> {
+    if (this.failure !== undefined) throw this.failure;
+    const src = this.source;
+    if (src === undefined) {
+      this.sourceEnded = true;
+      return;
+    }
+    this.makeRoom(want);
+    try {
+      const got = await src.read(this.buf.subarray(this.end));
+      if (got === 0) this.sourceEnded = true;
+      else this.end += got;
+    } catch (e) {
+      this.failure =
+        e instanceof VmsError ? e : new VmsError('E_IO', `read failed: ${(e as Error).message}`, { offset: this.base + this.end, cause: e });
+      throw this.failure;
+    }
+  }
+
+  /** Compacts unread bytes to the front, or grows the buffer, so that `want` unread bytes fit. */
+  private makeRoom(want: number): void {
+    const unread = this.end - this.pos;
+    if (want > this.maxBuffer) {
+      this.failure = new VmsError('E_LIMIT', `a unit of ${want} bytes exceeds the reader's maxBuffer`, {
+        offset: this.base + this.pos,
+        expected: `at most ${this.maxBuffer} bytes`,
+      });
+      throw this.failure;
+    }
+    if (this.buf.length - this.end > 0 && this.buf.length - this.pos >= want) return;
+    if (this.buf.length >= want && unread < this.buf.length) {
+      this.buf.copyWithin(0, this.pos, this.end);
+    } else {
+      let cap = this.buf.length;
+      while (cap < want || cap <= unread) cap *= 2;
+      cap = Math.min(cap, Math.max(this.maxBuffer, want));
+      const next = new Uint8Array(cap);
+      next.set(this.buf.subarray(this.pos, this.end));
+      this.buf = next;
+      this.dv = new DataView(next.buffer, next.byteOffset, next.byteLength);
+    }
+    this.base += this.pos;
+    this.end = unread;
+    this.pos = 0;
+  }
+}
+
+/** Decodes short ASCII/latin1 strings with a JS loop: faster than TextDecoder below ~32 bytes. */
+function asciiString(buf: Uint8Array, at: number, n: number): string {
+  if (n > 32) return latin1.decode(buf.subarray(at, at + n));
+  let s = '';
+  for (let i = 0; i < n; i++) s += String.fromCharCode(buf[at + i]!);
+  return s;
+}

@@ -1,0 +1,11 @@
+#!/usr/bin/env node
+/** The `vmstream` command: one subcommand per file under src/cli/commands/. */
+import { Command } from 'commander';
+
+const program = new Command();
+program
+  .name('vmstream')
+  .description('Inspect, validate, convert and migrate QEMU-compatible VM migration streams')
+  .version('0.1.0');
+
+await program.parseAsync(process.argv);
