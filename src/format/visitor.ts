@@ -24,6 +24,9 @@ export interface StructInfo {
 
 /** Writes values (QEMU's output visitor). */
 export interface OutputVisitor {
+  /** Bytes written so far (absolute stream offset of the next value, for error messages). */
+  readonly offset: number;
+
   /** Start of a struct: a section's top level, a nested struct, or a subsection's body. */
   startStruct(name: string, info: StructInfo): void;
   endStruct(): void;
@@ -60,8 +63,8 @@ export interface OutputVisitor {
   buffer(name: string, bytes: Uint8Array): void;
   /** A counted string (u8 length + bytes on QEMU's wire). */
   string(name: string, s: string): void;
-  /** Reserved bytes (VMSTATE_UNUSED): QEMU writes zeros and the loader skips them. */
-  unused(name: string, bytes: Uint8Array): void;
+  /** `size` reserved bytes (VMSTATE_UNUSED): QEMU writes zeros and the loader skips them. */
+  unused(name: string, size: number): void;
   /** The placeholder for a NULL element of an array of pointers (0x30 on QEMU's wire). */
   nullPointer(name: string): void;
   /** Bytes of a type no description covers, kept whole; `type` is the vmdesc type name. */
@@ -124,8 +127,8 @@ export interface InputVisitor {
    */
   buffer(name: string, size: number): Uint8Array;
   string(name: string): string;
-  /** Reads and returns `size` reserved bytes (a view, as `buffer`). */
-  unused(name: string, size: number): Uint8Array;
+  /** Skips `size` reserved bytes (QEMU does not look at them). */
+  unused(name: string, size: number): void;
   /** Consumes a NULL-pointer placeholder; throws E_FORMAT if something else is there. */
   nullPointer(name: string): void;
   opaque(name: string, type: string, size: number): Uint8Array;
