@@ -1,4 +1,13 @@
 export * from './transport.js';
 export * from './reader.js';
 export * from './writer.js';
+export * from './uri.js';
+export * from './open.js';
+export * from './copy.js';
 export * from './transports/memory.js';
+export { FileSource, FileSink, type FileSinkOptions } from './transports/file.js';
+export { BlockSource, BlockSink, type BlockWindow } from './transports/block.js';
+export { ExecSource, ExecSink } from './transports/exec.js';
+export { ReadableSource, WritableSink, DEFAULT_MAX_QUEUED } from './transports/node-stream.js';
+export type { Listener, SocketConnection, TlsOptions, ConnectOptions } from './transports/socket.js';
+export { DEFAULT_CONNECT_TIMEOUT } from './transports/socket.js';

@@ -8,8 +8,11 @@
  * (a device section, a RAM page record) synchronously and, on NEED_MORE, rewind to a mark,
  * `await more()`, and try again; `retry()` does exactly that. Hot loops test `has(n)` and
  * `await fill(n)` first so they never throw.
+ *
+ * E_TRUNCATED names the offset where the incomplete value starts. The first error from the
+ * source (or E_LIMIT, or E_CLOSED after `close()`) is sticky: every later pull reports it.
  */
-import { VmsError } from '../errors.js';
+import { VmsError, isVmsError } from '../errors.js';
 import type { ByteSource } from './transport.js';
 
 /** Thrown by a primitive when the buffer is short and the source has not ended yet. */
@@ -20,7 +23,8 @@ export interface ReaderOptions {
   readonly bufferSize?: number;
   /**
    * Largest unit (bytes between a mark and the read position) the reader will buffer before
-   * failing with E_LIMIT. Bounds memory on hostile input. Defaults to 256 MiB.
+   * failing with E_LIMIT. Bounds memory on hostile input. Defaults to 256 MiB. A primitive
+   * asking for more than this fails at once, before anything is buffered towards it.
    */
   readonly maxBuffer?: number;
 }
@@ -29,7 +33,6 @@ export const DEFAULT_READ_BUFFER = 1 << 20;
 export const DEFAULT_MAX_BUFFER = 256 << 20;
 
 const EMPTY = new Uint8Array(0);
-const latin1 = new TextDecoder('latin1');
 
 export class ChannelReader {
   private buf: Uint8Array;
@@ -42,7 +45,9 @@ export class ChannelReader {
   private base = 0;
   private sourceEnded: boolean;
   private failure: unknown = undefined;
-  private readonly maxBuffer: number;
+  private closed = false;
+  /** Largest unit the reader will buffer (see ReaderOptions.maxBuffer). */
+  readonly maxBuffer: number;
   private readonly source: ByteSource | undefined;
 
   /**
@@ -58,9 +63,13 @@ export class ChannelReader {
       this.maxBuffer = Math.max(source.length, options.maxBuffer ?? DEFAULT_MAX_BUFFER);
     } else {
       this.source = source;
-      this.buf = new Uint8Array(options.bufferSize ?? DEFAULT_READ_BUFFER);
       this.sourceEnded = false;
       this.maxBuffer = options.maxBuffer ?? DEFAULT_MAX_BUFFER;
+      const size = Math.min(options.bufferSize ?? DEFAULT_READ_BUFFER, this.maxBuffer);
+      if (!Number.isSafeInteger(size) || size < 1) {
+        throw new VmsError('E_USAGE', 'reader bufferSize and maxBuffer must be positive integers', { actual: String(size) });
+      }
+      this.buf = new Uint8Array(size);
     }
     this.dv = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
   }
@@ -93,6 +102,16 @@ export class ChannelReader {
   /** Total size of the source, if it knows it. */
   get size(): number | undefined {
     return this.source === undefined ? this.end : this.source.size;
+  }
+
+  /** Bytes taken from the source so far (read or not). */
+  get bytesReceived(): number {
+    return this.base + this.end;
+  }
+
+  /** Bytes consumed so far; the same as `offset`. */
+  get bytesRead(): number {
+    return this.base + this.pos;
   }
 
   /** True when `n` bytes are buffered. */
@@ -185,7 +204,7 @@ export class ChannelReader {
     if (this.end - this.pos < 1) this.short(1);
     const n = this.buf[this.pos]!;
     if (this.end - this.pos < 1 + n) this.short(1 + n);
-    const s = asciiString(this.buf, this.pos + 1, n);
+    const s = latin1String(this.buf, this.pos + 1, n);
     this.pos += 1 + n;
     return s;
   }
@@ -195,8 +214,11 @@ export class ChannelReader {
    * call, which may move the buffer. Copy it (`bytesCopy`) to keep it.
    */
   bytesView(n: number): Uint8Array {
-    if (n === 0) return EMPTY;
-    if (this.end - this.pos < n) this.short(n);
+    if (!(this.end - this.pos >= n && n > 0)) {
+      if (n === 0) return EMPTY;
+      checkLength(n, 'byte run', this.base + this.pos);
+      this.short(n);
+    }
     const v = this.buf.subarray(this.pos, this.pos + n);
     this.pos += n;
     return v;
@@ -209,21 +231,27 @@ export class ChannelReader {
 
   /** Skips `n` buffered bytes. */
   skipBuffered(n: number): void {
-    if (this.end - this.pos < n) this.short(n);
+    if (!(this.end - this.pos >= n && n >= 0)) {
+      checkLength(n, 'skip', this.base + this.pos);
+      this.short(n);
+    }
     this.pos += n;
   }
 
   // ---- marks: rewind after NEED_MORE ------------------------------------------------------
 
-  /** The current position, to return to with `reset` (valid until the position passes it and `more` runs). */
+  /**
+   * The current position, to return to with `reset`. Valid until a pull from the source
+   * (`fill`, `more`, `skip`, `forEachChunk`) discards the bytes before the read position.
+   */
   mark(): number {
     return this.base + this.pos;
   }
 
-  /** Returns the read position to a mark taken since the last buffer compaction. */
+  /** Returns the read position to a mark that is still buffered. */
   reset(mark: number): void {
     const p = mark - this.base;
-    if (p < 0 || p > this.end) {
+    if (!(p >= 0 && p <= this.end)) {
       throw new VmsError('E_USAGE', 'reader mark is no longer buffered', { offset: mark });
     }
     this.pos = p;
@@ -251,11 +279,14 @@ export class ChannelReader {
 
   /**
    * Makes sure at least `n` bytes are buffered. Resolves true when they are, false when the
-   * source ended first (the bytes that did arrive stay buffered).
+   * source ended first (the bytes that did arrive stay buffered). Fails with E_LIMIT when
+   * `n` exceeds `maxBuffer`, before reading anything.
    */
   async fill(n: number): Promise<boolean> {
-    while (this.end - this.pos < n) {
+    while (!(this.end - this.pos >= n)) {
+      if (this.failure !== undefined) throw this.failure;
       if (this.sourceEnded) return false;
+      checkLength(n, 'fill', this.base + this.pos);
       await this.pull(n);
     }
     return true;
@@ -263,11 +294,18 @@ export class ChannelReader {
 
   /** Pulls at least one more byte into the buffer; throws E_TRUNCATED if the source has ended. */
   async more(): Promise<void> {
-    if (this.sourceEnded) this.short(this.end - this.pos + 1);
     const before = this.end - this.pos;
-    while (this.end - this.pos === before) {
-      if (this.sourceEnded) this.short(before + 1);
+    for (;;) {
+      if (this.failure !== undefined) throw this.failure;
+      if (this.sourceEnded) {
+        throw new VmsError('E_TRUNCATED', 'stream ends early', {
+          offset: this.base + this.end,
+          expected: 'more bytes',
+          actual: 'the end of the stream',
+        });
+      }
       await this.pull(before + 1);
+      if (this.end - this.pos > before) return;
     }
   }
 
@@ -284,16 +322,17 @@ export class ChannelReader {
    * them is buffered). Never buffers more than the read buffer holds.
    */
   async skip(n: number): Promise<void> {
+    const start = this.base + this.pos;
+    checkLength(n, 'skip', start);
     const inBuf = Math.min(n, this.end - this.pos);
     this.pos += inBuf;
     let left = n - inBuf;
     if (left === 0) return;
+    if (this.failure !== undefined) throw this.failure;
     const src = this.source;
-    if (src?.seek !== undefined && src.size !== undefined) {
+    if (src?.seek !== undefined && src.size !== undefined && !this.sourceEnded) {
       const target = this.base + this.pos + left;
-      if (target > src.size) {
-        this.short(left);
-      }
+      if (target > src.size) throw truncatedRun('skip', n, start, src.size - start);
       src.seek(target);
       this.base = target;
       this.pos = 0;
@@ -301,7 +340,7 @@ export class ChannelReader {
       return;
     }
     while (left > 0) {
-      if (this.end === this.pos && !(await this.fill(1))) this.short(left);
+      if (this.end === this.pos && !(await this.fill(1))) throw truncatedRun('skip', n, start, n - left);
       const k = Math.min(left, this.end - this.pos);
       this.pos += k;
       left -= k;
@@ -311,12 +350,15 @@ export class ChannelReader {
   /**
    * Passes the next `n` bytes to `sink` in pieces no larger than the buffer, without ever
    * holding them all (raw runs: RAM pages, opaque blobs, pass-through). Each piece is a
-   * shared view valid only during the call.
+   * shared view valid only until `sink` returns (or its promise settles): a writer must
+   * copy it (`ChannelWriter.bytesCopy`) or have written it by then.
    */
   async forEachChunk(n: number, sink: (chunk: Uint8Array) => void | Promise<void>): Promise<void> {
+    const start = this.base + this.pos;
+    checkLength(n, 'chunked run', start);
     let left = n;
     while (left > 0) {
-      if (this.end === this.pos && !(await this.fill(1))) this.short(left);
+      if (this.end === this.pos && !(await this.fill(1))) throw truncatedRun('run', n, start, n - left);
       const k = Math.min(left, this.end - this.pos);
       const r = sink(this.buf.subarray(this.pos, this.pos + k));
       this.pos += k;
@@ -325,24 +367,63 @@ export class ChannelReader {
     }
   }
 
-  /** Releases the source. */
+  /**
+   * Like `forEachChunk`, but until the source ends: for pass-through copies of a whole
+   * stream. Resolves with the number of bytes passed.
+   */
+  async forEachChunkToEnd(sink: (chunk: Uint8Array) => void | Promise<void>): Promise<number> {
+    let total = 0;
+    for (;;) {
+      if (this.end === this.pos && !(await this.fill(1))) return total;
+      const k = this.end - this.pos;
+      const r = sink(this.buf.subarray(this.pos, this.end));
+      this.pos += k;
+      total += k;
+      if (r !== undefined) await r;
+    }
+  }
+
+  /** Releases the source. Later pulls fail with E_CLOSED; bytes already buffered stay readable. */
   async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.failure === undefined) {
+      this.failure = new VmsError('E_CLOSED', 'reader is closed', { offset: this.base + this.end });
+    }
     await this.source?.close();
   }
 
   // ---- internals ----------------------------------------------------------------------------
 
+  /** The slow path of every primitive: sticky error, NEED_MORE, E_LIMIT or E_TRUNCATED. */
   private short(n: number): never {
     if (this.failure !== undefined) throw this.failure;
-    if (!this.sourceEnded) throw NEED_MORE;
+    const at = this.base + this.pos;
+    if (!this.sourceEnded) {
+      // A unit that can never fit fails now, before buffering towards it.
+      if (n > this.maxBuffer) throw this.limit(n, at);
+      throw NEED_MORE;
+    }
+    const left = this.end - this.pos;
     throw new VmsError('E_TRUNCATED', 'stream ends early', {
-      offset: this.base + this.end,
-      expected: `${n} more byte${n === 1 ? '' : 's'}`,
-      actual: `${this.end - this.pos} left`,
+      offset: at,
+      expected: `${n} byte${n === 1 ? '' : 's'}`,
+      actual: `${left} byte${left === 1 ? '' : 's'} before the end`,
     });
   }
 
-  /** Reads from the source until the buffer holds `want` unread bytes or the source ends. */
+  /** Makes E_LIMIT the sticky error: a stream that overran a limit cannot be resynchronised. */
+  private limit(want: number, at: number): VmsError {
+    const e = new VmsError('E_LIMIT', `a unit of ${want} bytes exceeds the reader's maxBuffer`, {
+      offset: at,
+      expected: `at most ${this.maxBuffer} bytes`,
+      actual: `${want} bytes`,
+    });
+    this.failure = e;
+    return e;
+  }
+
+  /** Reads from the source once, making room for `want` unread bytes first. */
   private async pull(want: number): Promise<void> {
     if (this.failure !== undefined) throw this.failure;
     const src = this.source;
@@ -351,32 +432,43 @@ export class ChannelReader {
       return;
     }
     this.makeRoom(want);
+    let got: number;
     try {
-      const got = await src.read(this.buf.subarray(this.end));
-      if (got === 0) this.sourceEnded = true;
-      else this.end += got;
+      got = await src.read(this.buf.subarray(this.end));
     } catch (e) {
-      this.failure =
-        e instanceof VmsError ? e : new VmsError('E_IO', `read failed: ${(e as Error).message}`, { offset: this.base + this.end, cause: e });
+      this.failure = isVmsError(e)
+        ? e.at(this.base + this.end)
+        : new VmsError('E_IO', `read failed: ${e instanceof Error ? e.message : String(e)}`, {
+            offset: this.base + this.end,
+            cause: e,
+          });
       throw this.failure;
     }
+    if (got === 0) this.sourceEnded = true;
+    else this.end += got;
   }
 
-  /** Compacts unread bytes to the front, or grows the buffer, so that `want` unread bytes fit. */
+  /**
+   * Makes the buffer hold `want` bytes from the read position while keeping reads large:
+   * resets an empty buffer for free, compacts when that is needed or cheap, and grows only
+   * for a unit bigger than the buffer (never past `maxBuffer`).
+   */
   private makeRoom(want: number): void {
+    if (want > this.maxBuffer) throw this.limit(want, this.base + this.pos);
     const unread = this.end - this.pos;
-    if (want > this.maxBuffer) {
-      this.failure = new VmsError('E_LIMIT', `a unit of ${want} bytes exceeds the reader's maxBuffer`, {
-        offset: this.base + this.pos,
-        expected: `at most ${this.maxBuffer} bytes`,
-      });
-      throw this.failure;
+    if (unread === 0 && this.pos > 0) {
+      this.base += this.pos;
+      this.pos = 0;
+      this.end = 0;
     }
-    if (this.buf.length - this.end > 0 && this.buf.length - this.pos >= want) return;
-    if (this.buf.length >= want && unread < this.buf.length) {
+    const len = this.buf.length;
+    const tail = len - this.end;
+    // Enough room: keep it, unless the tail is small and moving the unread bytes costs less than the room it frees.
+    if (len - this.pos >= want && tail > 0 && (tail >= len >>> 2 || this.pos < unread)) return;
+    if (len >= want && this.pos > 0) {
       this.buf.copyWithin(0, this.pos, this.end);
     } else {
-      let cap = this.buf.length;
+      let cap = len;
       while (cap < want || cap <= unread) cap *= 2;
       cap = Math.min(cap, Math.max(this.maxBuffer, want));
       const next = new Uint8Array(cap);
@@ -390,10 +482,30 @@ export class ChannelReader {
   }
 }
 
-/** Decodes short ASCII/latin1 strings with a JS loop: faster than TextDecoder below ~32 bytes. */
-function asciiString(buf: Uint8Array, at: number, n: number): string {
-  if (n > 32) return latin1.decode(buf.subarray(at, at + n));
-  let s = '';
-  for (let i = 0; i < n; i++) s += String.fromCharCode(buf[at + i]!);
-  return s;
+function truncatedRun(what: string, n: number, start: number, got: number): VmsError {
+  return new VmsError('E_TRUNCATED', `stream ends early inside a ${what} of ${n} bytes`, {
+    offset: start,
+    expected: `${n} bytes`,
+    actual: `${got} bytes before the end`,
+  });
+}
+
+/**
+ * Decodes a latin1 string of at most 255 bytes, one char per byte. Not TextDecoder('latin1'):
+ * WHATWG maps that label to windows-1252, which turns 0x80..0x9f into other code points and
+ * would not round-trip with the writer.
+ */
+function latin1String(buf: Uint8Array, at: number, n: number): string {
+  if (n <= 16) {
+    let s = '';
+    for (let i = 0; i < n; i++) s += String.fromCharCode(buf[at + i]!);
+    return s;
+  }
+  return String.fromCharCode.apply(null, buf.subarray(at, at + n) as unknown as number[]);
+}
+
+function checkLength(n: number, what: string, offset: number): void {
+  if (!Number.isSafeInteger(n) || n < 0) {
+    throw new VmsError('E_USAGE', `${what} length must be a non-negative integer`, { offset, actual: String(n) });
+  }
 }

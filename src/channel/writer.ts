@@ -6,12 +6,14 @@
  * sink one at a time. Large runs (at least `zeroCopyThreshold` bytes) are queued by reference
  * without copying: the caller must not change them until `drain()` or `close()` resolves, as
  * QEMU requires of qemu_put_buffer_async ("should be available till it is sent").
+ * `bytesCopy()` always copies, for views that the caller is about to reuse.
  *
  * Backpressure: `needsDrain` turns true when queued bytes pass `highWaterMark`; producers
- * `await drain()` at a unit boundary (a section, a batch of pages). The first error sticks:
- * later puts are dropped and `drain`/`close` reject with it.
+ * `await drain()` at a unit boundary (a section, a batch of pages), which resolves as soon as
+ * the queue is back under the mark. The first error sticks: later puts are dropped and
+ * `drain`/`flushAll`/`close` reject with it. Puts after `close()` make E_CLOSED sticky.
  */
-import { VmsError } from '../errors.js';
+import { VmsError, isVmsError } from '../errors.js';
 import type { ByteSink } from './transport.js';
 
 export interface WriterOptions {
@@ -28,10 +30,8 @@ export interface WriterOptions {
 export const DEFAULT_CHUNK_SIZE = 256 << 10;
 export const DEFAULT_HIGH_WATER_MARK = 4 << 20;
 export const DEFAULT_ZERO_COPY_THRESHOLD = 64 << 10;
-
-const latin1Bytes = (s: string, out: Uint8Array, at: number): void => {
-  for (let i = 0; i < s.length; i++) out[at + i] = s.charCodeAt(i) & 0xff;
-};
+/** Under a bandwidth limit, writes are cut into slices of this many milliseconds' worth. */
+const THROTTLE_SLICE_MS = 50;
 
 export class ChannelWriter {
   private cur: Uint8Array;
@@ -44,25 +44,34 @@ export class ChannelWriter {
   /** Chunks waiting to be written, in order. */
   private readonly queue: Uint8Array[] = [];
   private queuedBytes = 0;
-  /** Spare chunk buffers, returned after their write completed. */
-  private readonly spare: Uint8Array[] = [];
+  /** Spare chunk buffers (with their DataViews), returned after their write completed. */
+  private readonly spare: { chunk: Uint8Array; dv: DataView }[] = [];
+  private readonly maxSpare: number;
+  /** Chunk buffers this writer owns (and may reuse); caller buffers sent by reference never are. */
+  private readonly owned = new WeakMap<ArrayBufferLike, DataView>();
   private pumping: Promise<void> | undefined;
+  /** Resolvers of `drain()` calls waiting for the queue to fall under the high-water mark. */
+  private drainWaiters: (() => void)[] = [];
   private failure: VmsError | undefined;
   private accepted = 0;
   private written = 0;
-  private throttleStart = 0;
-  private throttleBytes = 0;
+  /** Time (performance.now() ms) until which the bytes already sent are paid for. */
+  private paidUntil = 0;
+  /** Wakes a throttle sleep early (bandwidth changed, writer destroyed). */
+  private wakeThrottle: (() => void) | undefined;
   private closed = false;
   private readonly sink: ByteSink;
 
   constructor(sink: ByteSink, options: WriterOptions = {}) {
     this.sink = sink;
-    this.chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
-    this.highWaterMark = options.highWaterMark ?? DEFAULT_HIGH_WATER_MARK;
-    this.zeroCopyThreshold = options.zeroCopyThreshold ?? DEFAULT_ZERO_COPY_THRESHOLD;
-    this.bandwidthLimit = options.bandwidth ?? 0;
+    this.chunkSize = positive(options.chunkSize ?? DEFAULT_CHUNK_SIZE, 'chunkSize');
+    this.highWaterMark = positive(options.highWaterMark ?? DEFAULT_HIGH_WATER_MARK, 'highWaterMark');
+    this.zeroCopyThreshold = positive(options.zeroCopyThreshold ?? DEFAULT_ZERO_COPY_THRESHOLD, 'zeroCopyThreshold');
+    this.bandwidthLimit = bandwidthValue(options.bandwidth ?? 0);
+    // Enough spares for a full queue, so a producer that honours needsDrain never allocates.
+    this.maxSpare = Math.ceil(this.highWaterMark / this.chunkSize) + 2;
     this.cur = this.newChunk();
-    this.dv = new DataView(this.cur.buffer);
+    this.dv = this.owned.get(this.cur.buffer)!;
   }
 
   /** Bytes put so far (QEMU's qemu_file_transferred, counted at the producer). */
@@ -90,11 +99,16 @@ export class ChannelWriter {
     return this.failure;
   }
 
-  /** Changes the bandwidth limit (bytes/second, 0 = unlimited) from now on. */
+  /** The bandwidth limit in bytes per second (0 = unlimited). */
+  get bandwidth(): number {
+    return this.bandwidthLimit;
+  }
+
+  /** Changes the bandwidth limit (bytes/second, 0 = unlimited) from now on, also for a write waiting on it. */
   setBandwidth(bytesPerSecond: number): void {
-    this.bandwidthLimit = bytesPerSecond;
-    this.throttleStart = 0;
-    this.throttleBytes = 0;
+    this.bandwidthLimit = bandwidthValue(bytesPerSecond);
+    this.paidUntil = 0;
+    this.wakeThrottle?.();
   }
 
   // ---- synchronous puts (big-endian, as QEMU's qemu_put_be*) ------------------------------
@@ -151,15 +165,27 @@ export class ChannelWriter {
     return this.u64(BigInt.asUintN(64, v));
   }
 
-  /** A counted string: u8 length, then the bytes (latin1), no NUL. At most 255 bytes. */
+  /** A counted string: u8 length, then the bytes (latin1, one byte per char), no NUL. At most 255 bytes. */
   countedString(s: string): this {
-    if (s.length > 255) {
-      throw new VmsError('E_USAGE', `counted string of ${s.length} bytes is longer than 255`, { actual: s.slice(0, 40) });
+    const n = s.length;
+    if (n > 255) {
+      throw new VmsError('E_USAGE', `counted string of ${n} bytes is longer than 255`, { actual: s.slice(0, 40) });
     }
-    if (this.pos + 1 + s.length > this.cur.length) this.rotate();
-    this.cur[this.pos] = s.length;
-    latin1Bytes(s, this.cur, this.pos + 1);
-    this.pos += 1 + s.length;
+    if (this.pos + 1 + n > this.cur.length) this.rotate();
+    const out = this.cur;
+    const at = this.pos + 1;
+    for (let i = 0; i < n; i++) {
+      const c = s.charCodeAt(i);
+      if (c > 0xff) {
+        throw new VmsError('E_USAGE', 'counted string has a character outside latin1', {
+          expected: 'characters U+0000..U+00FF',
+          actual: `U+${c.toString(16).toUpperCase().padStart(4, '0')} at index ${i}`,
+        });
+      }
+      out[at + i] = c;
+    }
+    out[this.pos] = n;
+    this.pos = at + n;
     return this;
   }
 
@@ -168,12 +194,17 @@ export class ChannelWriter {
    * go out by reference and must stay unchanged until `drain()`/`close()` resolves.
    */
   bytes(b: Uint8Array): this {
-    const n = b.length;
-    if (n >= this.zeroCopyThreshold) {
+    if (b.length >= this.zeroCopyThreshold) {
       this.ship();
       this.enqueue(b);
       return this;
     }
+    return this.bytesCopy(b);
+  }
+
+  /** Raw bytes, always copied: `b` may change as soon as this returns (a shared reader view). */
+  bytesCopy(b: Uint8Array): this {
+    const n = b.length;
     let at = 0;
     while (this.pos + (n - at) > this.cur.length) {
       // Fill the current chunk to the brim so chunks stay full-sized, then continue.
@@ -190,6 +221,9 @@ export class ChannelWriter {
 
   /** `n` zero bytes (QEMU VMSTATE_UNUSED on save). */
   zeros(n: number): this {
+    if (!Number.isSafeInteger(n) || n < 0) {
+      throw new VmsError('E_USAGE', 'zero run length must be a non-negative integer', { actual: String(n) });
+    }
     let left = n;
     while (left > 0) {
       if (this.pos === this.cur.length) this.rotate();
@@ -210,12 +244,12 @@ export class ChannelWriter {
 
   /**
    * Queues what is buffered and resolves once queued bytes are below the high-water mark
-   * (and the bandwidth limit allows more). Rejects with the sticky error.
+   * (the sink keeps writing the rest meanwhile). Rejects with the sticky error.
    */
   async drain(): Promise<void> {
     this.ship();
     while (this.queuedBytes >= this.highWaterMark && this.failure === undefined && this.pumping !== undefined) {
-      await this.pumping;
+      await new Promise<void>((resolve) => this.drainWaiters.push(resolve));
     }
     if (this.failure !== undefined) throw this.failure;
   }
@@ -233,8 +267,11 @@ export class ChannelWriter {
       if (this.failure !== undefined) throw this.failure;
       return;
     }
-    await this.flushAll();
-    this.closed = true;
+    try {
+      await this.flushAll();
+    } finally {
+      this.closed = true;
+    }
     try {
       await this.sink.close();
     } catch (e) {
@@ -248,9 +285,8 @@ export class ChannelWriter {
     if (this.failure === undefined) {
       this.failure = err === undefined ? new VmsError('E_CLOSED', 'channel destroyed') : toVmsError(err, this.written);
     }
-    this.queue.length = 0;
-    this.queuedBytes = 0;
     this.closed = true;
+    this.dropQueue();
     this.sink.destroy(err instanceof Error ? err : undefined);
   }
 
@@ -261,27 +297,40 @@ export class ChannelWriter {
     this.ship();
   }
 
-  /** Chunk buffers this writer owns (and may reuse); caller buffers sent by reference never are. */
-  private readonly owned = new WeakSet<ArrayBufferLike>();
-
   private newChunk(): Uint8Array {
     const c = new Uint8Array(this.chunkSize);
-    this.owned.add(c.buffer);
+    this.owned.set(c.buffer, new DataView(c.buffer));
     return c;
   }
 
   private ship(): void {
     if (this.pos === 0) return;
+    if (this.failure !== undefined || this.closed) {
+      // Dropped anyway: keep the chunk rather than allocate a new one per put after an error.
+      this.enqueue(this.cur.subarray(0, this.pos));
+      this.pos = 0;
+      return;
+    }
     this.enqueue(this.cur.subarray(0, this.pos));
-    const next = this.spare.pop() ?? this.newChunk();
-    this.cur = next;
-    this.dv = new DataView(next.buffer, next.byteOffset, next.byteLength);
+    const next = this.spare.pop();
+    if (next !== undefined) {
+      this.cur = next.chunk;
+      this.dv = next.dv;
+    } else {
+      this.cur = this.newChunk();
+      this.dv = this.owned.get(this.cur.buffer)!;
+    }
     this.pos = 0;
   }
 
   private enqueue(chunk: Uint8Array): void {
     this.accepted += chunk.length;
-    if (this.failure !== undefined || this.closed) return;
+    if (this.failure !== undefined) return;
+    if (this.closed) {
+      this.fail(new VmsError('E_CLOSED', 'write after close', { offset: this.accepted - chunk.length }));
+      return;
+    }
+    if (chunk.length === 0) return;
     this.queue.push(chunk);
     this.queuedBytes += chunk.length;
     if (this.pumping === undefined) this.pumping = this.pump();
@@ -290,44 +339,108 @@ export class ChannelWriter {
   private async pump(): Promise<void> {
     try {
       while (this.queue.length > 0 && this.failure === undefined) {
-        const chunk = this.queue.shift()!;
-        await this.throttle(chunk.length);
-        await this.sink.write(chunk);
+        const chunk = this.queue[0]!;
+        if (this.bandwidthLimit > 0) await this.writeThrottled(chunk);
+        else await this.sink.write(chunk);
+        if (this.failure !== undefined) break;
+        this.queue.shift();
         this.written += chunk.length;
         this.queuedBytes -= chunk.length;
-        if (this.owned.has(chunk.buffer) && this.spare.length < 4) {
-          this.spare.push(new Uint8Array(chunk.buffer));
+        const dv = this.owned.get(chunk.buffer);
+        if (dv !== undefined && this.spare.length < this.maxSpare) {
+          this.spare.push({ chunk: new Uint8Array(chunk.buffer), dv });
         }
+        if (this.queuedBytes < this.highWaterMark) this.wakeDrainers();
       }
     } catch (e) {
       this.fail(e);
     } finally {
       this.pumping = undefined;
+      this.wakeDrainers();
     }
   }
 
-  private async throttle(n: number): Promise<void> {
-    const limit = this.bandwidthLimit;
-    if (limit <= 0) return;
-    const now = performance.now();
-    if (this.throttleStart === 0) this.throttleStart = now;
-    this.throttleBytes += n;
-    const due = this.throttleStart + (this.throttleBytes / limit) * 1000;
-    // Charge the chunk before sending it, so the average rate never exceeds the limit.
-    const wait = due - now - (n / limit) * 1000;
-    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+  /**
+   * Writes a chunk in slices of THROTTLE_SLICE_MS worth of bytes, each paid for before it is
+   * sent, so the average rate from the first byte never exceeds the limit. The limit is
+   * re-read per slice, so `setBandwidth` applies within one slice.
+   */
+  private async writeThrottled(chunk: Uint8Array): Promise<void> {
+    let at = 0;
+    while (at < chunk.length && this.failure === undefined) {
+      const limit = this.bandwidthLimit;
+      if (limit <= 0) {
+        await this.sink.write(at === 0 ? chunk : chunk.subarray(at));
+        return;
+      }
+      const slice = Math.max(1, Math.floor((limit * THROTTLE_SLICE_MS) / 1000));
+      const n = Math.min(slice, chunk.length - at);
+      const now = performance.now();
+      const due = Math.max(this.paidUntil, now) + (n / limit) * 1000;
+      this.paidUntil = due;
+      if (due - now >= 1) {
+        const changed = await this.sleep(due - now);
+        if (changed) continue; // the limit changed: re-pay this slice at the new rate
+      }
+      await this.sink.write(chunk.subarray(at, at + n));
+      at += n;
+    }
   }
 
+  /** Sleeps `ms`; resolves true if woken early by `setBandwidth` or `destroy`. */
+  private sleep(ms: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.wakeThrottle = undefined;
+        resolve(false);
+      }, ms);
+      this.wakeThrottle = () => {
+        clearTimeout(timer);
+        this.wakeThrottle = undefined;
+        resolve(true);
+      };
+    });
+  }
+
+  private wakeDrainers(): void {
+    if (this.drainWaiters.length === 0) return;
+    const waiters = this.drainWaiters;
+    this.drainWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  private dropQueue(): void {
+    this.queue.length = 0;
+    this.queuedBytes = 0;
+    this.wakeThrottle?.();
+    this.wakeDrainers();
+  }
+
+  /** Records the first error, drops the queue and releases the broken sink. */
   private fail(e: unknown): void {
     if (this.failure !== undefined) return;
     this.failure = toVmsError(e, this.written);
-    this.queue.length = 0;
-    this.queuedBytes = 0;
+    this.dropQueue();
+    this.sink.destroy(e instanceof Error ? e : undefined);
   }
 }
 
+function positive(n: number, what: string): number {
+  if (!Number.isSafeInteger(n) || n < 1) {
+    throw new VmsError('E_USAGE', `writer ${what} must be a positive integer`, { actual: String(n) });
+  }
+  return n;
+}
+
+function bandwidthValue(n: number): number {
+  if (!(n >= 0) || !Number.isFinite(n)) {
+    throw new VmsError('E_USAGE', 'bandwidth must be a non-negative number of bytes per second', { actual: String(n) });
+  }
+  return n;
+}
+
 function toVmsError(e: unknown, offset: number): VmsError {
-  if (e instanceof VmsError) return e;
+  if (isVmsError(e)) return e.offset === undefined ? e.at(offset) : e;
   const msg = e instanceof Error ? e.message : String(e);
   return new VmsError('E_IO', `write failed: ${msg}`, { offset, cause: e });
 }
