@@ -229,13 +229,15 @@ export class BerReader {
 
     const pos = this.winBase + p;
     const depth = this.depth;
-    let limit = this.knownSize;
+    // The innermost definite ancestor's end bounds this value; with none, the stream's size does.
+    let parentLimit = INDEFINITE;
     if (depth > 0) {
       const end = this.fEnd[depth - 1]!;
       // X.690 8.1.4: a definite-length value ends after exactly `length` contents octets.
       if (end === pos) return this.endConstructed(pos);
-      limit = this.fLimit[depth - 1]!;
+      parentLimit = this.fLimit[depth - 1]!;
     }
+    const limit = parentLimit === INDEFINITE ? this.knownSize : parentLimit;
 
     if (avail === 0) {
       if (depth === 0 && (this.ch.sourceDone || pos >= this.knownSize)) return BerEventKind.Done;
@@ -245,7 +247,7 @@ export class BerReader {
     const hdr = this.hdr;
     const h = parseHeader(win, p, room < avail ? p + room : win.length, hdr);
     if (h <= 0) {
-      this.headerProblem(h, pos, room, avail);
+      this.headerProblem(h, pos, room, avail, parentLimit !== INDEFINITE);
       return this.needMore(avail + 1);
     }
 
@@ -271,7 +273,7 @@ export class BerReader {
         this.fail('E_BER', `${tagName(hdr.cls, hdr.number)} is primitive but has an indefinite length`, pos, 'a definite length (X.690 8.1.3.2 a)', 'length octet 0x80');
       }
     } else if (length > limit - contentStart) {
-      this.lengthPastLimit(pos, contentStart, limit, depth);
+      this.lengthPastLimit(pos, contentStart, limit, parentLimit !== INDEFINITE);
     }
 
     if (hdr.constructed) {
@@ -280,7 +282,7 @@ export class BerReader {
       }
       this.fillTag(ev, pos, h, depth);
       this.fEnd[depth] = length === INDEFINITE ? INDEFINITE : contentStart + length;
-      this.fLimit[depth] = length === INDEFINITE ? limit : contentStart + length;
+      this.fLimit[depth] = length === INDEFINITE ? parentLimit : contentStart + length;
       this.fCls[depth] = hdr.cls;
       this.fNum[depth] = hdr.number;
       this.fOffset[depth] = pos;
@@ -360,7 +362,7 @@ export class BerReader {
   }
 
   /** Throws for a malformed or cut-off header; returns when more bytes may complete it. */
-  private headerProblem(status: number, pos: number, room: number, avail: number): void {
+  private headerProblem(status: number, pos: number, room: number, avail: number, inDefiniteParent: boolean): void {
     const at = this.p;
     switch (status) {
       case HeaderStatus.TagTooLong:
@@ -377,7 +379,7 @@ export class BerReader {
     }
     // Short: the bytes end inside the header.
     if (room <= avail) {
-      if (this.depth > 0 && room < this.knownSize - pos) {
+      if (inDefiniteParent) {
         this.fail('E_BER', 'header runs past the end of its constructed parent', pos, `a header within the ${room} bytes left in the parent`, hex(this.win, at, room));
       }
       this.fail('E_TRUNCATED', 'stream ends inside a header', pos, 'a complete identifier and length', hex(this.win, at, room));
@@ -387,11 +389,11 @@ export class BerReader {
     }
   }
 
-  private lengthPastLimit(pos: number, contentStart: number, limit: number, depth: number): never {
+  private lengthPastLimit(pos: number, contentStart: number, limit: number, inDefiniteParent: boolean): never {
     const hdr = this.hdr;
     const left = limit - contentStart;
     const what = `${tagName(hdr.cls, hdr.number)} length ${hdr.length}`;
-    if (depth > 0 && limit < this.knownSize) {
+    if (inDefiniteParent) {
       this.fail('E_BER', `${what} runs past the end of its constructed parent`, pos, `at most ${Math.max(0, left)} contents bytes`, `${hdr.length}`);
     }
     this.fail('E_TRUNCATED', `${what} runs past the end of the stream`, pos, `at most ${Math.max(0, left)} contents bytes (stream size ${this.knownSize})`, `${hdr.length}`);
