@@ -152,11 +152,22 @@ export class BerReader {
 
   /**
    * Where the reader is: for each open constructed value, its tag name and the index of the
-   * child being read (`['SEQUENCE', 2, '[APPLICATION 9040]', 0]`).
+   * child being read (`['SEQUENCE', 2, '[APPLICATION 9040]', 0]`); the innermost index is
+   * that of the next value, not yet read.
    */
   path(): PathElement[] {
     const out: PathElement[] = [];
-    for (let d = 0; d < this.depth; d++) out.push(tagName(this.fCls[d]!, this.fNum[d]!), this.fChildren[d]!);
+    const last = this.depth - 1;
+    for (let d = 0; d <= last; d++) {
+      out.push(tagName(this.fCls[d]!, this.fNum[d]!), d === last ? this.fChildren[d]! : this.fChildren[d]! - 1);
+    }
+    return out;
+  }
+
+  /** The path to the current event's value: its ancestors' tag names and child indexes, ending with its own index. */
+  eventPath(): PathElement[] {
+    const out: PathElement[] = [];
+    for (let d = 0; d < this.event.depth; d++) out.push(tagName(this.fCls[d]!, this.fNum[d]!), this.fChildren[d]! - 1);
     return out;
   }
 
