@@ -214,7 +214,7 @@ export class ChannelReader {
    * call, which may move the buffer. Copy it (`bytesCopy`) to keep it.
    */
   bytesView(n: number): Uint8Array {
-    if (!(this.end - this.pos >= n && n > 0)) {
+    if (!(this.end - this.pos >= n && n > 0 && (n | 0) === n)) {
       if (n === 0) return EMPTY;
       checkLength(n, 'byte run', this.base + this.pos);
       this.short(n);
@@ -231,7 +231,7 @@ export class ChannelReader {
 
   /** Skips `n` buffered bytes. */
   skipBuffered(n: number): void {
-    if (!(this.end - this.pos >= n && n >= 0)) {
+    if (!(this.end - this.pos >= n && n >= 0 && (n | 0) === n)) {
       checkLength(n, 'skip', this.base + this.pos);
       this.short(n);
     }
@@ -264,13 +264,17 @@ export class ChannelReader {
    */
   async retry<T>(decode: () => T): Promise<T> {
     const start = this.mark();
+    let ended = false;
     for (;;) {
       try {
         return decode();
       } catch (e) {
         if (e !== NEED_MORE) throw e;
         this.reset(start);
-        await this.more();
+        // A decoder that rethrows NEED_MORE after the end must not spin.
+        if (ended) await this.more();
+        // At the end of the source, decode runs once more: its primitive names the cut value.
+        ended = !(await this.pullMore());
       }
     }
   }
@@ -294,18 +298,23 @@ export class ChannelReader {
 
   /** Pulls at least one more byte into the buffer; throws E_TRUNCATED if the source has ended. */
   async more(): Promise<void> {
+    if (!(await this.pullMore())) {
+      throw new VmsError('E_TRUNCATED', 'stream ends early', {
+        offset: this.base + this.end,
+        expected: 'more bytes',
+        actual: 'the end of the stream',
+      });
+    }
+  }
+
+  /** Pulls at least one more byte; resolves false if the source ended first. */
+  private async pullMore(): Promise<boolean> {
     const before = this.end - this.pos;
     for (;;) {
       if (this.failure !== undefined) throw this.failure;
-      if (this.sourceEnded) {
-        throw new VmsError('E_TRUNCATED', 'stream ends early', {
-          offset: this.base + this.end,
-          expected: 'more bytes',
-          actual: 'the end of the stream',
-        });
-      }
+      if (this.sourceEnded) return false;
       await this.pull(before + 1);
-      if (this.end - this.pos > before) return;
+      if (this.end - this.pos > before) return true;
     }
   }
 
