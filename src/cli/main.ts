@@ -2,6 +2,7 @@
 /** The `vmstream` command: one subcommand per file under src/cli/commands/. */
 import { Command } from 'commander';
 import { infoCommand } from './commands/info.js';
+import { dumpCommand } from './commands/dump.js';
 
 const program = new Command();
 program
@@ -10,5 +11,6 @@ program
   .version('0.1.0');
 
 program.addCommand(infoCommand());
+program.addCommand(dumpCommand());
 
 await program.parseAsync(process.argv);
