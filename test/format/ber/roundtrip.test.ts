@@ -1,0 +1,142 @@
+/**
+ * Property tests: random trees written by BerWriter with random definite/indefinite choices
+ * read back as the same events, whatever the chunking; openssl's parser agrees on framing.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { ChannelWriter, type ByteSink } from '../../../src/channel/index.js';
+import { BerWriter, TagClass, berTag, tagName, tlvSize, indefiniteTlvSize, type BerTag } from '../../../src/format/ber/index.js';
+import { encode, events, hex } from './support.js';
+
+type Node =
+  | { readonly kind: 'prim'; readonly tag: BerTag; readonly contents: Uint8Array }
+  | { readonly kind: 'cons'; readonly tag: BerTag; readonly indefinite: boolean; readonly children: readonly Node[] };
+
+const CLASSES = [TagClass.Universal, TagClass.Application, TagClass.Context, TagClass.Private] as const;
+const arbTag = fc
+  .tuple(fc.constantFrom(...CLASSES), fc.oneof(fc.integer({ min: 1, max: 40 }), fc.integer({ min: 0, max: 2 ** 40 })))
+  .filter(([c, n]) => !(c === TagClass.Universal && n === 0))
+  .map(([c, n]) => berTag(c, n));
+
+const arbNode: fc.Arbitrary<Node> = fc.letrec<{ node: Node }>((tie) => ({
+  node: fc.oneof(
+    { depthSize: 'small', withCrossShrink: true },
+    fc.record({ kind: fc.constant('prim' as const), tag: arbTag, contents: fc.uint8Array({ maxLength: 300 }) }),
+    fc.record({
+      kind: fc.constant('cons' as const),
+      tag: arbTag,
+      indefinite: fc.boolean(),
+      children: fc.array(tie('node'), { maxLength: 5 }),
+    }),
+  ),
+})).node;
+
+function size(n: Node): number {
+  if (n.kind === 'prim') return tlvSize(n.tag, n.contents.length);
+  const inner = contentSize(n);
+  return n.indefinite ? indefiniteTlvSize(n.tag, inner) : tlvSize(n.tag, inner);
+}
+const contentSize = (n: Node & { kind: 'cons' }): number => n.children.reduce((s, c) => s + size(c), 0);
+
+function write(w: BerWriter, n: Node): void {
+  if (n.kind === 'prim') {
+    w.primitive(n.tag, n.contents);
+    return;
+  }
+  if (n.indefinite) w.startIndefinite(n.tag);
+  else w.startDefinite(n.tag, contentSize(n));
+  for (const c of n.children) write(w, c);
+  w.end();
+}
+
+/** The events the reader must produce for a tree, in the format of support.events(). */
+function expected(n: Node, offset: number, depth: number, index: number, out: string[]): number {
+  const name = tagName(n.tag.cls, n.tag.number);
+  const t = n.tag.bytes.length;
+  if (n.kind === 'prim') {
+    const h = tlvSize(n.tag, n.contents.length) - n.contents.length;
+    out.push(`P ${name} @${offset} h${h} l=${n.contents.length} d${depth} i${index} ${hex(n.contents)}`);
+    return offset + h + n.contents.length;
+  }
+  const inner = contentSize(n);
+  const h = n.indefinite ? t + 1 : tlvSize(n.tag, inner) - inner;
+  out.push(`S ${name} @${offset} h${h} l=${n.indefinite ? 'inf' : inner} d${depth} i${index}`);
+  let at = offset + h;
+  n.children.forEach((c, i) => (at = expected(c, at, depth + 1, i, out)));
+  if (n.indefinite) at += 2;
+  out.push(`E ${name} @${offset} end=${at} d${depth}`);
+  return at;
+}
+
+test('random trees round-trip through BerWriter and BerReader, in any chunking', async () => {
+  await fc.assert(
+    fc.asyncProperty(fc.array(arbNode, { minLength: 1, maxLength: 3 }), fc.integer({ min: 1, max: 9 }), async (roots, piece) => {
+      const bytes = await encode((w) => roots.forEach((r) => write(w, r)));
+      const want: string[] = [];
+      let at = 0;
+      roots.forEach((r, i) => (at = expected(r, at, 0, i, want)));
+      assert.equal(bytes.length, at);
+      assert.equal(bytes.length, roots.reduce((s, r) => s + size(r), 0));
+      assert.deepEqual(await events(bytes), want);
+      assert.deepEqual(await events(bytes, { piece, wholePrimitiveLimit: 50 }), want);
+    }),
+    { numRuns: 150 },
+  );
+});
+
+test('a definite container whose contents differ from the declared length is E_USAGE', async () => {
+  await assert.rejects(encode((w) => w.startDefinite(berTag(TagClass.Universal, 16), 4).integer(1).end()), { code: 'E_USAGE' });
+  await assert.rejects(encode((w) => w.startDefinite(berTag(TagClass.Universal, 16), 2).integer(300).end()), { code: 'E_USAGE' });
+  await assert.rejects(encode((w) => w.end()), { code: 'E_USAGE' });
+});
+
+test('page-sized OCTET STRINGs reach the sink by reference, not copied', async () => {
+  const seen: Uint8Array[] = [];
+  const sink: ByteSink = { write: async (c) => void seen.push(c), close: async () => {}, destroy: () => {} };
+  const out = new ChannelWriter(sink, { zeroCopyThreshold: 4096 });
+  const w = new BerWriter(out);
+  const pages = [new Uint8Array(4096).fill(1), new Uint8Array(4096).fill(2)];
+  w.startIndefinite(berTag(TagClass.Application, 11330));
+  for (const p of pages) w.octetString(p);
+  w.end();
+  await out.close();
+  assert.ok(seen.includes(pages[0]!) && seen.includes(pages[1]!), 'the page arrays themselves were written');
+});
+
+const openssl = spawnSync('openssl', ['version']).status === 0;
+
+test('openssl asn1parse agrees on offsets, depths, header and contents lengths', { skip: !openssl && 'openssl not installed' }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vms-ber-'));
+  try {
+    // openssl refuses tag numbers above INT_MAX >> 7 ("header too long").
+    const small = (n: Node): boolean => n.tag.number < 2 ** 24 && (n.kind === 'prim' || n.children.every(small));
+    const samples = fc.sample(arbNode.filter((n) => n.kind === 'cons' && small(n)), { numRuns: 25, seed: 42 });
+    for (const [i, root] of samples.entries()) {
+      const bytes = await encode((w) => write(w, root));
+      const file = join(dir, `${i}.ber`);
+      writeFileSync(file, bytes);
+      const r = spawnSync('openssl', ['asn1parse', '-inform', 'DER', '-in', file], { encoding: 'utf8' });
+      assert.equal(r.status, 0, r.stderr);
+      // "    5:d=1  hl=4 l=   3 cons: appl [ 8914 ]"; openssl prints end-of-contents as its own line.
+      const theirs = r.stdout
+        .split('\n')
+        .map((l) => /^\s*(\d+):d=(\d+)\s+hl=(\d+)\s+l=\s*(\d+|inf)\s+(cons|prim):\s*(\S+)/.exec(l))
+        .filter((m): m is RegExpExecArray => m !== null && m[6] !== 'EOC')
+        .map((m) => `${m[1]} d${m[2]} h${m[3]} l=${m[4]}`);
+      const ours = (await events(bytes))
+        .filter((l) => !l.startsWith('E '))
+        .map((l) => {
+          const m = /@(\d+) h(\d+) l=(\d+|inf) d(\d+)/.exec(l)!;
+          return `${m[1]} d${m[4]} h${m[2]} l=${m[3]}`;
+        });
+      assert.deepEqual(ours, theirs, `sample ${i}: ${hex(bytes)}`);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
