@@ -3,6 +3,8 @@
 import { Command } from 'commander';
 import { infoCommand } from './commands/info.js';
 import { dumpCommand } from './commands/dump.js';
+import { convertCommand } from './commands/convert.js';
+import { editCommand } from './commands/edit.js';
 
 const program = new Command();
 program
@@ -12,5 +14,7 @@ program
 
 program.addCommand(infoCommand());
 program.addCommand(dumpCommand());
+program.addCommand(convertCommand());
+program.addCommand(editCommand());
 
 await program.parseAsync(process.argv);

@@ -66,7 +66,7 @@ export class StreamWriter implements StreamVisitor {
     if (h.kind === 'start' || h.kind === 'full') w.countedString(h.idstr).u32(h.instance).u32(h.version);
   }
 
-  deviceFields(): OutputVisitor {
+  deviceFields(_h?: SectionHeader): OutputVisitor {
     return this.fields;
   }
 
