@@ -20,6 +20,8 @@ export const ASN1_DIAGNOSTIC_CODES = [
   'ASN1_DUPLICATE',
   /** Components or alternatives whose tags a decoder could not tell apart (X.680 distinct-tag rules). */
   'ASN1_AMBIGUOUS_TAG',
+  /** A tag that X.680 forbids: IMPLICIT on an untagged CHOICE or open type, or a bad tag number. */
+  'ASN1_BAD_TAG',
   /** A type defined in terms of itself with no SEQUENCE/SET/CHOICE/OF in between. */
   'ASN1_CIRCULAR',
   /** A value that does not fit its type (a named number that does not exist, a non-integer bound...). */

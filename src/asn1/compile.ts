@@ -1,0 +1,964 @@
+/**
+ * Resolves a set of parsed ASN.1 modules together and compiles their types for a BER validator:
+ * imports and exports, type and value references (including bounds like `ub-name` in constraints),
+ * parameterized types, the tagging environment (EXPLICIT / IMPLICIT / AUTOMATIC), extensibility, and
+ * constraints reduced to numeric ranges. Problems are collected as diagnostics with line and column.
+ *
+ * Each named type is compiled once. Its object is registered before its components are compiled, so
+ * recursive types (LDAP's Filter) terminate and share one definition (STYLE §3, protobuf-es's WeakMap).
+ */
+import { TagClass, Universal } from '../format/ber/tag.js';
+import type {
+  ActualParameterAst,
+  AssignmentAst,
+  BracedItemAst,
+  ComponentItemAst,
+  ConstraintAst,
+  ModuleAst,
+  TagDefault,
+  TypeAst,
+  ValueAst,
+} from './ast.js';
+import { BUILTIN_REFERENCE_TYPES, KEYWORD_TYPE_TAGS, SIZED_KINDS, wellKnownArc } from './builtins.js';
+import { checkTypeDefinitions, type PendingCheck } from './checks.js';
+import type { Asn1DiagnosticCode, Diagnostic, Severity, Span } from './diagnostics.js';
+import { parseModules } from './parser.js';
+import { intersectRanges, singleRange, unionRanges } from './ranges.js';
+import type { AsnType, AsnValue, Component, NamedNumber, Ranges, Tag, TypeDef, TypeKind } from './types.js';
+
+export interface Asn1Source {
+  readonly text: string;
+  /** Shown in diagnostics. */
+  readonly file?: string;
+}
+
+export interface CompiledModule {
+  readonly name: string;
+  /** The module's DefinitiveIdentifier as arcs, when it has one made of numbers and X.660 names. */
+  readonly oid: readonly bigint[] | undefined;
+  readonly tagDefault: TagDefault;
+  readonly extensibilityImplied: boolean;
+  readonly file: string | undefined;
+  /** Every non-parameterized type assignment, by name. */
+  readonly types: ReadonlyMap<string, AsnType>;
+  /** Every value assignment whose value could be resolved, by name. */
+  readonly values: ReadonlyMap<string, AsnValue>;
+}
+
+export interface CompileResult {
+  readonly modules: ReadonlyMap<string, CompiledModule>;
+  /** Parse and resolve diagnostics, in the order found. */
+  readonly diagnostics: readonly Diagnostic[];
+  /** A type by name: in `module` if given, else the first module (in input order) that defines it. */
+  type(name: string, module?: string): AsnType | undefined;
+  /** A value by name, looked up like `type`. */
+  value(name: string, module?: string): AsnValue | undefined;
+}
+
+export interface CompileOptions {
+  /** Deepest nesting of parameterized type instantiations. Defaults to DEFAULT_MAX_INSTANTIATION_DEPTH. */
+  readonly maxInstantiationDepth?: number;
+}
+
+export const DEFAULT_MAX_INSTANTIATION_DEPTH = 32;
+
+/** Parses and compiles module texts given together (imports between them resolve). */
+export function compileAsn1(sources: readonly Asn1Source[], options: CompileOptions = {}): CompileResult {
+  const asts: ModuleAst[] = [];
+  const parseDiagnostics: Diagnostic[] = [];
+  for (const s of sources) {
+    const r = parseModules(s.text, s.file === undefined ? {} : { file: s.file });
+    asts.push(...r.modules);
+    parseDiagnostics.push(...r.diagnostics);
+  }
+  const compiled = compileModules(asts, options);
+  return { ...compiled, diagnostics: [...parseDiagnostics, ...compiled.diagnostics] };
+}
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+type MutableDef = Mutable<TypeDef> & { components: Component[]; named: NamedNumber[] };
+
+interface ModuleInfo {
+  readonly ast: ModuleAst;
+  readonly assignments: Map<string, AssignmentAst>;
+  /** Imported symbol → source module name and where it was imported. */
+  readonly imports: Map<string, { readonly from: string; readonly span: Span }>;
+  readonly types: Map<string, AsnType>;
+  readonly values: Map<string, AsnValue>;
+}
+
+/** An actual parameter bound to a dummy reference, with the context it must be compiled in. */
+type Binding =
+  | { readonly kind: 'type'; readonly type: TypeAst; readonly ctx: Ctx }
+  | { readonly kind: 'value'; readonly value: ValueAst; readonly ctx: Ctx };
+
+interface Ctx {
+  readonly mod: ModuleInfo;
+  readonly params: ReadonlyMap<string, Binding> | undefined;
+  readonly depth: number;
+}
+
+/** What a name resolves to. */
+type Resolved =
+  | { readonly kind: 'assignment'; readonly mod: ModuleInfo; readonly asn: AssignmentAst }
+  | { readonly kind: 'builtin'; readonly name: string }
+  | { readonly kind: 'param'; readonly binding: Binding };
+
+interface CacheEntry<T> {
+  /** Set as soon as the object exists (possibly before its components are compiled). */
+  result: T | undefined;
+}
+
+/** Compiles parsed modules together. */
+export function compileModules(asts: readonly ModuleAst[], options: CompileOptions = {}): CompileResult {
+  const maxDepth = options.maxInstantiationDepth ?? DEFAULT_MAX_INSTANTIATION_DEPTH;
+  const diagnostics: Diagnostic[] = [];
+  const modules = new Map<string, ModuleInfo>();
+  const typeCache = new Map<string, CacheEntry<AsnType>>();
+  const valueCache = new Map<string, CacheEntry<AsnValue>>();
+  /** Defs whose components are still being compiled (COMPONENTS OF one of them is circular). */
+  const building = new Set<TypeDef>();
+  const pending: PendingCheck[] = [];
+
+  function report(code: Asn1DiagnosticCode, message: string, at: Span, mod: ModuleInfo | ModuleAst, severity: Severity = 'error'): void {
+    const file = 'ast' in mod ? mod.ast.file : mod.file;
+    diagnostics.push({ code, severity, message, file, offset: at.offset, length: at.length, line: at.line, column: at.column });
+  }
+
+  // ----- module table, duplicates, imports ---------------------------------------------------------
+
+  for (const ast of asts) {
+    if (modules.has(ast.name)) {
+      report('ASN1_DUPLICATE', `module ${ast.name} is defined twice`, ast.span, ast);
+      continue;
+    }
+    const info: ModuleInfo = { ast, assignments: new Map(), imports: new Map(), types: new Map(), values: new Map() };
+    for (const imp of ast.imports) {
+      for (const sym of imp.symbols) {
+        if (info.imports.has(sym.name)) report('ASN1_DUPLICATE', `${sym.name} is imported twice`, sym.span, ast);
+        else info.imports.set(sym.name, { from: imp.module.name, span: sym.span });
+      }
+    }
+    for (const a of ast.assignments) {
+      if (info.assignments.has(a.name)) report('ASN1_DUPLICATE', `${a.name} is assigned twice in module ${ast.name}`, a.span, ast);
+      else if (info.imports.has(a.name)) report('ASN1_DUPLICATE', `${a.name} is both imported and assigned in module ${ast.name}`, a.span, ast);
+      else info.assignments.set(a.name, a);
+    }
+    modules.set(ast.name, info);
+  }
+
+  /** Exported by `mod`: everything unless an EXPORTS list says otherwise. */
+  const exports = (mod: ModuleInfo, name: string): boolean => {
+    const e = mod.ast.exports;
+    return e === undefined || e === 'ALL' || e.some((s) => s.name === name);
+  };
+
+  for (const info of modules.values()) {
+    const e = info.ast.exports;
+    if (e !== undefined && e !== 'ALL') {
+      for (const s of e) {
+        if (!info.assignments.has(s.name) && !info.imports.has(s.name)) {
+          report('ASN1_UNKNOWN_REFERENCE', `EXPORTS lists ${s.name}, which module ${info.ast.name} does not define`, s.span, info);
+        }
+      }
+    }
+    for (const imp of info.ast.imports) {
+      const from = modules.get(imp.module.name);
+      if (from === undefined) {
+        report('ASN1_UNKNOWN_IMPORT', `module ${imp.module.name} (imported by ${info.ast.name}) was not given`, imp.module.span, info);
+        continue;
+      }
+      for (const sym of imp.symbols) {
+        if (!from.assignments.has(sym.name) && !from.imports.has(sym.name)) {
+          report('ASN1_UNKNOWN_IMPORT', `module ${from.ast.name} does not define ${sym.name}`, sym.span, info);
+        } else if (!exports(from, sym.name)) {
+          report('ASN1_UNKNOWN_IMPORT', `module ${from.ast.name} does not export ${sym.name}`, sym.span, info);
+        }
+      }
+    }
+  }
+
+  // ----- name resolution --------------------------------------------------------------------------
+
+  /** Finds `name` as seen from `mod` (its own assignments, then its imports, followed transitively). */
+  function lookupSymbol(mod: ModuleInfo, name: string, hops = 0): { mod: ModuleInfo; asn: AssignmentAst } | 'missing-module' | undefined {
+    const own = mod.assignments.get(name);
+    if (own !== undefined) return { mod, asn: own };
+    const imp = mod.imports.get(name);
+    if (imp === undefined || hops > 16) return undefined;
+    const from = modules.get(imp.from);
+    if (from === undefined) return 'missing-module';
+    return lookupSymbol(from, name, hops + 1);
+  }
+
+  /** Resolves a reference; reports and returns undefined when it names nothing. */
+  function resolveName(ctx: Ctx, module: string | undefined, name: string, at: Span, what: 'type' | 'value'): Resolved | undefined {
+    if (module === undefined) {
+      const binding = ctx.params?.get(name);
+      if (binding !== undefined) return { kind: 'param', binding };
+    }
+    let mod = ctx.mod;
+    if (module !== undefined) {
+      const m = modules.get(module);
+      if (m === undefined) {
+        report('ASN1_UNKNOWN_REFERENCE', `module ${module} (in ${module}.${name}) was not given`, at, ctx.mod);
+        return undefined;
+      }
+      mod = m;
+    }
+    const found = lookupSymbol(mod, name);
+    if (found === 'missing-module') return undefined; // already reported at the IMPORTS clause
+    if (found !== undefined) return { kind: 'assignment', mod: found.mod, asn: found.asn };
+    if (what === 'type' && BUILTIN_REFERENCE_TYPES.has(name)) return { kind: 'builtin', name };
+    report('ASN1_UNKNOWN_REFERENCE', `${what} ${module === undefined ? '' : `${module}.`}${name} is not defined`, at, ctx.mod);
+    return undefined;
+  }
+
+  const rootCtx = (mod: ModuleInfo): Ctx => ({ mod, params: undefined, depth: 0 });
+
+  // ----- type construction helpers ----------------------------------------------------------------
+
+  function newDef(kind: TypeKind): MutableDef {
+    return { kind, components: [], element: undefined, elementName: undefined, extensible: false, named: [], definedBy: undefined };
+  }
+
+  function makeType(name: string, ctx: Ctx, def: TypeDef, tags: readonly Tag[]): AsnType {
+    return { name, module: ctx.mod.ast.name, kind: def.kind, tags, def, size: undefined, value: undefined, contains: undefined };
+  }
+
+  /** A stand-in after an error, so compilation continues without cascading diagnostics. */
+  const errorType = (name: string, ctx: Ctx): AsnType => makeType(name, ctx, newDef('ANY'), []);
+
+  const universal = (kind: TypeKind): Tag[] => {
+    const n = KEYWORD_TYPE_TAGS.get(kind);
+    return n === undefined ? [] : [{ cls: TagClass.Universal, number: n }];
+  };
+
+  /**
+   * X.680 31.2.7: the tag replaces the outer tag (implicit) or is added in front (explicit). An untagged
+   * CHOICE or open type has no tag to replace, so its tag is always explicit.
+   */
+  function applyTag(t: AsnType, tag: Tag, mode: 'IMPLICIT' | 'EXPLICIT'): AsnType {
+    const implicit = mode === 'IMPLICIT' && t.tags.length > 0;
+    return { ...t, tags: implicit ? [tag, ...t.tags.slice(1)] : [tag, ...t.tags] };
+  }
+
+  // ----- named types and values -------------------------------------------------------------------
+
+  function compileNamedType(mod: ModuleInfo, asn: AssignmentAst & { kind: 'type' }, at: Span, from: Ctx): AsnType {
+    const key = `${mod.ast.name}\u0000${asn.name}`;
+    const cached = typeCache.get(key);
+    if (cached !== undefined) {
+      if (cached.result !== undefined) return cached.result;
+      report('ASN1_CIRCULAR', `type ${asn.name} is defined in terms of itself with no SEQUENCE, SET, CHOICE or OF in between`, at, from.mod);
+      return errorType(asn.name, rootCtx(mod));
+    }
+    const entry: CacheEntry<AsnType> = { result: undefined };
+    typeCache.set(key, entry);
+    let t = compileType(asn.type, rootCtx(mod), asn.name, (early) => {
+      entry.result = early;
+    });
+    t = asBuiltinRedefinition(asn.name, t);
+    entry.result = t;
+    if (asn.params.length === 0) mod.types.set(asn.name, t);
+    return t;
+  }
+
+  /**
+   * 1988 modules such as PKIX1Explicit88 define `UTF8String ::= [UNIVERSAL 12] IMPLICIT OCTET STRING` because
+   * the type did not exist in 1988 ASN.1. When the tag matches the built-in one, it *is* the built-in type.
+   */
+  function asBuiltinRedefinition(name: string, t: AsnType): AsnType {
+    const b = BUILTIN_REFERENCE_TYPES.get(name);
+    if (b === undefined || t.tags.length !== 1) return t;
+    const tag = t.tags[0]!;
+    if (tag.cls !== TagClass.Universal || tag.number !== b.tag) return t;
+    if (t.kind !== 'OCTET STRING' && t.kind !== b.kind) return t;
+    return { ...t, kind: b.kind, def: { ...newDef(b.kind) } };
+  }
+
+  function compileNamedValue(mod: ModuleInfo, asn: AssignmentAst & { kind: 'value' }, at: Span, from: Ctx): AsnValue {
+    const key = `${mod.ast.name}\u0000${asn.name}`;
+    const cached = valueCache.get(key);
+    if (cached !== undefined) {
+      if (cached.result !== undefined) return cached.result;
+      report('ASN1_CIRCULAR', `value ${asn.name} is defined in terms of itself`, at, from.mod);
+      return { kind: 'opaque', text: asn.name };
+    }
+    const entry: CacheEntry<AsnValue> = { result: undefined };
+    valueCache.set(key, entry);
+    const ctx = rootCtx(mod);
+    let v: AsnValue;
+    if (isClassReference(asn.type, ctx)) {
+      v = { kind: 'opaque', text: `information object ${asn.name}` }; // X.681 objects are not compiled
+    } else {
+      const type = compileType(asn.type, ctx, asn.name);
+      v = resolveValue(asn.value, type, ctx);
+      checkValueFits(v, type, asn.value.span, ctx);
+    }
+    entry.result = v;
+    if (asn.params.length === 0 && v.kind !== 'opaque') mod.values.set(asn.name, v);
+    return v;
+  }
+
+  /** True when a governor names an information object class (its values are objects, not values). */
+  function isClassReference(t: TypeAst, ctx: Ctx): boolean {
+    if (t.kind !== 'ref' || t.module !== undefined) return false;
+    if (t.name === 'TYPE-IDENTIFIER' || t.name === 'ABSTRACT-SYNTAX') return true;
+    const found = lookupSymbol(ctx.mod, t.name);
+    return typeof found === 'object' && found.asn.kind === 'other' && found.asn.what === 'class';
+  }
+
+  function checkValueFits(v: AsnValue, type: AsnType, at: Span, ctx: Ctx): void {
+    const wants: Partial<Record<TypeKind, AsnValue['kind']>> = {
+      INTEGER: 'integer', ENUMERATED: 'integer', BOOLEAN: 'boolean', NULL: 'null', 'OBJECT IDENTIFIER': 'oid',
+      'RELATIVE-OID': 'oid',
+    };
+    const want = wants[type.kind];
+    if (want !== undefined && v.kind !== want && v.kind !== 'opaque') {
+      report('ASN1_BAD_VALUE', `value of type ${type.kind} expected, found ${v.kind === 'integer' ? 'a number' : `a ${v.kind} value`}`, at, ctx.mod);
+    }
+  }
+
+  // ----- types ------------------------------------------------------------------------------------
+
+  /**
+   * Compiles a type as written in `ctx`. `onCreate` is called with the result as soon as it exists, before
+   * components are compiled, so that a recursive reference to the assignment being compiled finds it.
+   */
+  function compileType(ast: TypeAst, ctx: Ctx, name: string, onCreate?: (t: AsnType) => void): AsnType {
+    switch (ast.kind) {
+      case 'tagged': {
+        const tag = resolveTag(ast, ctx);
+        const modeOf = (inner: AsnType): 'IMPLICIT' | 'EXPLICIT' => tagMode(ast, inner, ctx);
+        let outer: AsnType | undefined;
+        const inner = compileType(ast.type, ctx, name, onCreate === undefined ? undefined : (early) => {
+          outer = applyTag(early, tag, modeOf(early));
+          onCreate(outer);
+        });
+        return outer ?? applyTag(inner, tag, modeOf(inner));
+      }
+      case 'builtin':
+        return constrain(makeType(name, ctx, newDef(ast.name), universal(ast.name)), ast, ctx);
+      case 'INTEGER':
+      case 'BIT STRING': {
+        const def = newDef(ast.kind);
+        const seen = new Set<string>();
+        for (const n of ast.named) {
+          if (seen.has(n.name)) report('ASN1_DUPLICATE', `named ${ast.kind === 'INTEGER' ? 'number' : 'bit'} ${n.name} appears twice`, n.span, ctx.mod);
+          seen.add(n.name);
+          const v = resolveValue(n.value, undefined, ctx);
+          if (v.kind !== 'integer') report('ASN1_BAD_VALUE', `${n.name} needs an integer value`, n.value.span, ctx.mod);
+          else def.named.push({ name: n.name, value: v.value, extension: false });
+        }
+        return constrain(makeType(name, ctx, def, universal(ast.kind)), ast, ctx);
+      }
+      case 'ENUMERATED':
+        return constrain(makeType(name, ctx, compileEnumerated(ast.items, ctx), universal('ENUMERATED')), ast, ctx);
+      case 'SEQUENCE':
+      case 'SET':
+      case 'CHOICE': {
+        const def = newDef(ast.kind);
+        const t = constrain(makeType(name, ctx, def, ast.kind === 'CHOICE' ? [] : universal(ast.kind)), ast, ctx);
+        onCreate?.(t);
+        building.add(def);
+        compileComponents(ast.items, def, ctx, name, ast.span);
+        building.delete(def);
+        return t;
+      }
+      case 'SEQUENCE OF':
+      case 'SET OF': {
+        const def = newDef(ast.kind);
+        def.elementName = ast.elementName;
+        let t = makeType(name, ctx, def, universal(ast.kind));
+        if (ast.ofConstraint !== undefined) t = applyConstraint(t, ast.ofConstraint, ctx);
+        t = constrain(t, ast, ctx);
+        onCreate?.(t);
+        def.element = compileType(ast.element, ctx, `${name}.${ast.elementName ?? '[]'}`);
+        return t;
+      }
+      case 'ANY': {
+        const def = newDef('ANY');
+        def.definedBy = ast.definedBy;
+        return makeType(name, ctx, def, []);
+      }
+      case 'ref':
+        return constrain(compileReference(ast, ctx, name), ast, ctx);
+      case 'classField':
+        return constrain(compileClassField(ast.className, ast.field, ast.span, ctx, name), ast, ctx);
+      case 'selection': {
+        const choice = compileType(ast.type, ctx, name);
+        const alt = choice.kind === 'CHOICE' ? choice.def.components.find((c) => c.name === ast.alternative) : undefined;
+        if (alt === undefined) {
+          report('ASN1_UNKNOWN_REFERENCE', `selection ${ast.alternative} < ... needs a CHOICE with alternative ${ast.alternative}`, ast.span, ctx.mod);
+          return errorType(name, ctx);
+        }
+        return constrain(alt.type, ast, ctx);
+      }
+      case 'instanceOf': {
+        // X.680 annex C: INSTANCE OF is [UNIVERSAL 8] IMPLICIT SEQUENCE { type-id OID, value [0] EXPLICIT ANY }
+        const def = newDef('SEQUENCE');
+        const oid = makeType(`${name}.type-id`, ctx, newDef('OBJECT IDENTIFIER'), universal('OBJECT IDENTIFIER'));
+        const any = makeType(`${name}.value`, ctx, newDef('ANY'), []);
+        def.components.push(
+          { name: 'type-id', type: oid, optional: false, default: undefined, extension: false, group: undefined },
+          { name: 'value', type: applyTag(any, { cls: TagClass.Context, number: 0 }, 'EXPLICIT'), optional: false, default: undefined, extension: false, group: undefined },
+        );
+        return makeType(name, ctx, def, [{ cls: TagClass.Universal, number: Universal.External }]);
+      }
+    }
+  }
+
+  function resolveTag(ast: TypeAst & { kind: 'tagged' }, ctx: Ctx): Tag {
+    const cls = { UNIVERSAL: TagClass.Universal, APPLICATION: TagClass.Application, CONTEXT: TagClass.Context, PRIVATE: TagClass.Private }[ast.tag.cls];
+    const v = resolveValue(ast.tag.number, undefined, ctx);
+    if (v.kind !== 'integer' || v.value < 0n || v.value > BigInt(Number.MAX_SAFE_INTEGER)) {
+      report('ASN1_BAD_TAG', 'a tag number must be a non-negative integer', ast.tag.number.span, ctx.mod);
+      return { cls, number: 0 };
+    }
+    return { cls, number: Number(v.value) };
+  }
+
+  /** X.680 31.2.7 and 31.2.9: which tagging a written tag gets. */
+  function tagMode(ast: TypeAst & { kind: 'tagged' }, inner: AsnType, ctx: Ctx): 'IMPLICIT' | 'EXPLICIT' {
+    const untaggedInner = inner.tags.length === 0; // untagged CHOICE or open type
+    if (ast.mode === 'EXPLICIT') return 'EXPLICIT';
+    if (ast.mode === 'IMPLICIT') {
+      if (untaggedInner) {
+        report('ASN1_BAD_TAG', `IMPLICIT cannot be applied to an untagged ${inner.kind === 'CHOICE' ? 'CHOICE' : 'open type'}; the tag is explicit`, ast.tag.span, ctx.mod);
+      }
+      return 'IMPLICIT';
+    }
+    if (ctx.mod.ast.tagDefault === 'EXPLICIT') return 'EXPLICIT';
+    return untaggedInner ? 'EXPLICIT' : 'IMPLICIT';
+  }
+
+  function compileReference(ast: TypeAst & { kind: 'ref' }, ctx: Ctx, name: string): AsnType {
+    const r = resolveName(ctx, ast.module, ast.name, ast.span, 'type');
+    if (r === undefined) return errorType(name, ctx);
+    if (r.kind === 'builtin') {
+      const b = BUILTIN_REFERENCE_TYPES.get(r.name)!;
+      return makeType(name, ctx, newDef(b.kind), [{ cls: TagClass.Universal, number: b.tag }]);
+    }
+    if (r.kind === 'param') {
+      if (r.binding.kind !== 'type') {
+        report('ASN1_BAD_VALUE', `${ast.name} is a value parameter used as a type`, ast.span, ctx.mod);
+        return errorType(name, ctx);
+      }
+      return compileType(r.binding.type, r.binding.ctx, name);
+    }
+    const asn = r.asn;
+    if (asn.kind !== 'type') {
+      const what = asn.kind === 'value' ? 'a value' : `an ${asn.what === 'class' ? 'information object class' : asn.what}`;
+      report('ASN1_UNKNOWN_REFERENCE', `${ast.name} is ${what}, not a type`, ast.span, ctx.mod);
+      return errorType(name, ctx);
+    }
+    if (asn.params.length === 0) {
+      if (ast.args !== undefined) report('ASN1_BAD_VALUE', `${ast.name} takes no parameters`, ast.span, ctx.mod);
+      return compileNamedType(r.mod, asn, ast.span, ctx);
+    }
+    return instantiate(r.mod, asn, ast.args, ast.span, ctx);
+  }
+
+  /** X.683: compiles a parameterized type with its dummy references bound to the actual parameters. */
+  function instantiate(mod: ModuleInfo, asn: AssignmentAst & { kind: 'type' }, args: readonly ActualParameterAst[] | undefined, at: Span, ctx: Ctx): AsnType {
+    if (args === undefined || args.length !== asn.params.length) {
+      report('ASN1_BAD_VALUE', `${asn.name} takes ${asn.params.length} parameter(s), given ${args?.length ?? 0}`, at, ctx.mod);
+      return errorType(asn.name, ctx);
+    }
+    if (ctx.depth >= maxDepth) {
+      report('ASN1_CIRCULAR', `instantiating ${asn.name} nests deeper than ${maxDepth} levels`, at, ctx.mod);
+      return errorType(asn.name, ctx);
+    }
+    const params = new Map<string, Binding>();
+    asn.params.forEach((p, k) => {
+      const a = args[k]!;
+      // A lower-case dummy is a value; an upper-case one given a value-looking argument is a value set or object set.
+      if (a.kind === 'type') params.set(p.name, { kind: 'type', type: a.type, ctx });
+      else params.set(p.name, { kind: 'value', value: a.value, ctx });
+    });
+    return compileType(asn.type, { mod, params, depth: ctx.depth + 1 }, asn.name);
+  }
+
+  function compileClassField(className: string, field: string, at: Span, ctx: Ctx, name: string): AsnType {
+    const typeField = field.charCodeAt(1) < 97; // &Type (upper case) is a type field: an open type
+    if (className === 'TYPE-IDENTIFIER' || className === 'ABSTRACT-SYNTAX') {
+      if (field === '&id') return makeType(name, ctx, newDef('OBJECT IDENTIFIER'), universal('OBJECT IDENTIFIER'));
+      if (field === '&Type') return makeType(name, ctx, newDef('ANY'), []);
+      report('ASN1_UNKNOWN_REFERENCE', `${className} has no field ${field}`, at, ctx.mod);
+      return errorType(name, ctx);
+    }
+    const r = resolveName(ctx, undefined, className, at, 'type');
+    if (r === undefined) return errorType(name, ctx);
+    if (r.kind !== 'assignment' || r.asn.kind !== 'other' || r.asn.what !== 'class') {
+      report('ASN1_UNKNOWN_REFERENCE', `${className} is not an information object class`, at, ctx.mod);
+      return errorType(name, ctx);
+    }
+    const f = r.asn.fields.find((x) => x.name === field);
+    if (f === undefined) {
+      report('ASN1_UNKNOWN_REFERENCE', `class ${className} has no field ${field}`, at, ctx.mod);
+      return errorType(name, ctx);
+    }
+    if (typeField || f.type === undefined) return makeType(name, ctx, newDef('ANY'), []);
+    return compileType(f.type, rootCtx(r.mod), name);
+  }
+
+  function compileEnumerated(items: readonly (TypeAst & { kind: 'ENUMERATED' })['items'][number][], ctx: Ctx): MutableDef {
+    const def = newDef('ENUMERATED');
+    def.extensible = ctx.mod.ast.extensibilityImplied;
+    const used = new Set<bigint>();
+    const names = new Set<string>();
+    let inAdditions = false;
+    // X.680 20.3: root items without a number take the smallest unused non-negative numbers, in order.
+    const explicit = new Map<string, bigint>();
+    for (const it of items) {
+      if (it.kind === 'extension') {
+        inAdditions = true;
+        continue;
+      }
+      if (it.value === undefined) continue;
+      const v = resolveValue(it.value, undefined, ctx);
+      if (v.kind !== 'integer') report('ASN1_BAD_VALUE', `${it.name} needs an integer value`, it.value.span, ctx.mod);
+      else {
+        explicit.set(it.name, v.value);
+        if (!inAdditions) used.add(v.value);
+      }
+    }
+    inAdditions = false;
+    let next = 0n;
+    let max = -1n;
+    for (const it of items) {
+      if (it.kind === 'extension') {
+        inAdditions = true;
+        def.extensible = true;
+        continue;
+      }
+      if (names.has(it.name)) report('ASN1_DUPLICATE', `enumeration item ${it.name} appears twice`, it.span, ctx.mod);
+      names.add(it.name);
+      let value = explicit.get(it.name);
+      if (value === undefined) {
+        if (!inAdditions) {
+          while (used.has(next)) next++;
+          value = next;
+          used.add(value);
+        } else {
+          value = max + 1n; // X.680 20.4: an unnumbered addition follows the largest value so far
+        }
+      } else if (inAdditions && used.has(value)) {
+        report('ASN1_DUPLICATE', `enumeration value ${value} of ${it.name} is already used`, it.span, ctx.mod);
+      }
+      if (def.named.some((n) => n.value === value) && !inAdditions) {
+        report('ASN1_DUPLICATE', `enumeration value ${value} of ${it.name} is already used`, it.span, ctx.mod);
+      }
+      used.add(value);
+      if (value > max) max = value;
+      def.named.push({ name: it.name, value, extension: inAdditions });
+    }
+    return def;
+  }
+
+  /**
+   * SEQUENCE, SET and CHOICE bodies: extension markers and groups, COMPONENTS OF, automatic tagging,
+   * DEFAULT values, duplicate names. Tag ambiguity is checked at the end, once every type is complete.
+   */
+  function compileComponents(items: readonly ComponentItemAst[], def: MutableDef, ctx: Ctx, parent: string, at: Span): void {
+    const spans: Span[] = [];
+    let markers = 0;
+    let groups = 0;
+    // X.680 25.3 / 29.3: automatic tagging applies when no root component is written with a tag.
+    const automatic =
+      ctx.mod.ast.tagDefault === 'AUTOMATIC' && !rootComponents(items).some((c) => c.type.kind === 'tagged');
+    let autoNumber = 0;
+
+    const add = (c: ComponentItemAst & { kind: 'component' }, extension: boolean, group: number | undefined): void => {
+      let type = compileType(c.type, ctx, `${parent}.${c.name}`);
+      if (automatic) {
+        const mode = type.tags.length === 0 ? 'EXPLICIT' : 'IMPLICIT';
+        type = applyTag(type, { cls: TagClass.Context, number: autoNumber++ }, mode);
+      }
+      const dflt = c.default === undefined ? undefined : resolveValue(c.default, type, ctx);
+      if (dflt !== undefined && c.default !== undefined) checkValueFits(dflt, type, c.default.span, ctx);
+      if (def.components.some((x) => x.name === c.name)) {
+        report('ASN1_DUPLICATE', `${def.kind === 'CHOICE' ? 'alternative' : 'component'} ${c.name} appears twice in ${parent}`, c.span, ctx.mod);
+      }
+      def.components.push({ name: c.name, type, optional: c.optional || dflt !== undefined, default: dflt, extension, group });
+      spans.push(c.span);
+    };
+
+    for (const item of items) {
+      const extension = markers === 1;
+      switch (item.kind) {
+        case 'extension':
+          markers++;
+          def.extensible = true;
+          if (markers > 2) report('ASN1_SYNTAX', `${parent} has more than two extension markers`, item.span, ctx.mod);
+          break;
+        case 'group': {
+          if (markers !== 1) report('ASN1_SYNTAX', 'a [[ ]] group must come after the extension marker', item.span, ctx.mod);
+          const g = groups++;
+          for (const inner of item.items) {
+            if (inner.kind === 'component') add(inner, true, g);
+            else report('ASN1_SYNTAX', 'a [[ ]] group may only hold components', inner.span, ctx.mod);
+          }
+          break;
+        }
+        case 'componentsOf': {
+          const t = compileType(item.type, ctx, `${parent}.COMPONENTS-OF`);
+          const want = def.kind === 'SET' ? 'SET' : 'SEQUENCE';
+          if (t.kind !== want) {
+            report('ASN1_BAD_VALUE', `COMPONENTS OF in a ${want} needs a ${want} type, found ${t.kind}`, item.span, ctx.mod);
+          } else if (building.has(t.def)) {
+            report('ASN1_CIRCULAR', `COMPONENTS OF ${t.name} includes a type that is still being defined`, item.span, ctx.mod);
+          } else {
+            // X.680 25.5: only the root components are copied, with their tags as they are.
+            for (const c of t.def.components) {
+              if (c.extension) continue;
+              if (def.components.some((x) => x.name === c.name)) {
+                report('ASN1_DUPLICATE', `component ${c.name} (from COMPONENTS OF ${t.name}) appears twice in ${parent}`, item.span, ctx.mod);
+              }
+              def.components.push({ ...c, extension });
+              spans.push(item.span);
+            }
+          }
+          break;
+        }
+        case 'component':
+          add(item, extension, undefined);
+          break;
+      }
+    }
+    if (markers === 0 && ctx.mod.ast.extensibilityImplied) def.extensible = true;
+    for (const c of def.components) {
+      const by = c.type.kind === 'ANY' ? c.type.def.definedBy : undefined;
+      if (by !== undefined && !def.components.some((x) => x.name === by)) {
+        report('ASN1_UNKNOWN_REFERENCE', `ANY DEFINED BY ${by}: ${parent} has no component ${by}`, spans[def.components.indexOf(c)] ?? at, ctx.mod);
+      }
+    }
+    pending.push({ def, name: parent, span: at, spans, report: (code, message, span) => report(code, message, span, ctx.mod) });
+  }
+
+  // ----- constraints ------------------------------------------------------------------------------
+
+  function constrain(t: AsnType, ast: TypeAst, ctx: Ctx): AsnType {
+    let out = t;
+    for (const c of ast.constraints) out = applyConstraint(out, c, ctx);
+    return out;
+  }
+
+  interface Effect {
+    value: Ranges | undefined;
+    size: Ranges | undefined;
+    contains: AsnType | undefined;
+  }
+  const NONE: Effect = { value: undefined, size: undefined, contains: undefined };
+
+  /** Serial application (X.680 51.3): the new constraint narrows what the type already allowed. */
+  function applyConstraint(t: AsnType, c: ConstraintAst, ctx: Ctx): AsnType {
+    const e = evaluate(c, t, ctx, false);
+    const keepValue = t.kind === 'INTEGER' || t.kind === 'ENUMERATED';
+    const keepSize = SIZED_KINDS.has(t.kind);
+    if (e.size !== undefined && !keepSize) {
+      report('ASN1_BAD_VALUE', `a SIZE constraint does not apply to ${t.kind}`, c.span, ctx.mod);
+    }
+    const value = keepValue && e.value !== undefined ? (t.value === undefined ? e.value : intersectRanges(t.value, e.value)) : t.value;
+    const size = keepSize && e.size !== undefined ? (t.size === undefined ? e.size : intersectRanges(t.size, e.size)) : t.size;
+    if (value === t.value && size === t.size && e.contains === undefined) return t;
+    return { ...t, value, size, contains: e.contains ?? t.contains };
+  }
+
+  const combine = (a: Ranges | undefined, b: Ranges | undefined, op: 'union' | 'intersection'): Ranges | undefined => {
+    if (op === 'union') return a === undefined || b === undefined ? undefined : unionRanges(a, b);
+    if (a === undefined) return b;
+    if (b === undefined) return a;
+    return intersectRanges(a, b);
+  };
+
+  /** Reduces a constraint to value and size ranges (undefined = this constraint does not restrict it). */
+  function evaluate(c: ConstraintAst, t: AsnType, ctx: Ctx, inSize: boolean): Effect {
+    switch (c.kind) {
+      case 'single': {
+        const v = resolveValue(c.value, inSize ? undefined : t, ctx);
+        if (v.kind === 'integer') return { ...NONE, value: singleRange(v.value, v.value) };
+        if (inSize) report('ASN1_BAD_VALUE', 'a SIZE constraint needs integer values', c.span, ctx.mod);
+        return NONE;
+      }
+      case 'range': {
+        const numeric = inSize || t.kind === 'INTEGER' || t.kind === 'ENUMERATED';
+        const bound = (b: ValueAst | 'MIN' | 'MAX'): bigint | undefined | null => {
+          if (b === 'MIN' || b === 'MAX') return undefined;
+          const v = resolveValue(b, inSize ? undefined : t, ctx);
+          if (v.kind === 'integer') return v.value;
+          if (numeric) report('ASN1_BAD_VALUE', 'a range bound must be an integer', b.span, ctx.mod);
+          return null;
+        };
+        const lo = bound(c.lower);
+        const hi = bound(c.upper);
+        if (lo === null || hi === null) return NONE;
+        return { ...NONE, value: singleRange(lo === undefined ? undefined : c.lowerOpen ? lo + 1n : lo, hi === undefined ? undefined : c.upperOpen ? hi - 1n : hi) };
+      }
+      case 'size': {
+        const inner = evaluate(c.constraint, t, ctx, true);
+        return { ...NONE, size: inner.value };
+      }
+      case 'from':
+        evaluate(c.constraint, t, ctx, inSize); // checks references; permitted alphabets are not compiled
+        return NONE;
+      case 'union':
+      case 'intersection': {
+        let acc: Effect | undefined;
+        for (const item of c.items) {
+          const e = evaluate(item, t, ctx, inSize);
+          acc = acc === undefined ? e : {
+            value: combine(acc.value, e.value, c.kind),
+            size: combine(acc.size, e.size, c.kind),
+            contains: acc.contains ?? e.contains,
+          };
+        }
+        return acc ?? NONE;
+      }
+      case 'except': {
+        // Over-approximated: the excluded values are not subtracted.
+        evaluate(c.excluded, t, ctx, inSize);
+        return c.base === 'ALL' ? NONE : evaluate(c.base, t, ctx, inSize);
+      }
+      case 'extensible': {
+        const root = c.root === undefined ? NONE : evaluate(c.root, t, ctx, inSize);
+        if (c.additions !== undefined) evaluate(c.additions, t, ctx, inSize);
+        const mark = (r: Ranges | undefined): Ranges | undefined => (r === undefined ? undefined : { ...r, extensible: true });
+        return { value: mark(root.value), size: mark(root.size), contains: root.contains };
+      }
+      case 'type': {
+        const sub = compileType(c.type, ctx, `${t.name}.constraint`);
+        return { value: sub.value, size: sub.size, contains: undefined };
+      }
+      case 'contents': {
+        if (c.encodedBy !== undefined) resolveValue(c.encodedBy, undefined, ctx);
+        return { ...NONE, contains: c.containing === undefined ? undefined : compileType(c.containing, ctx, `${t.name}.contents`) };
+      }
+      case 'inner':
+      case 'opaque':
+        return NONE;
+    }
+  }
+
+  // ----- values -----------------------------------------------------------------------------------
+
+  /** Resolves a value as a value of `type` (undefined when the type does not matter, e.g. a bound). */
+  function resolveValue(v: ValueAst, type: AsnType | undefined, ctx: Ctx): AsnValue {
+    switch (v.kind) {
+      case 'number':
+        return { kind: 'integer', value: v.value };
+      case 'boolean':
+        return { kind: 'boolean', value: v.value };
+      case 'null':
+        return { kind: 'null' };
+      case 'real':
+        return { kind: 'real', value: Number(v.text) };
+      case 'special':
+        return { kind: 'real', value: v.name === 'PLUS-INFINITY' ? Infinity : v.name === 'MINUS-INFINITY' ? -Infinity : NaN };
+      case 'cstring':
+        return { kind: 'string', value: v.text };
+      case 'bstring':
+        return type?.kind === 'BIT STRING' ? { kind: 'bits', bits: v.text } : { kind: 'octets', bytes: bitsToBytes(v.text) };
+      case 'hstring': {
+        if (type?.kind === 'BIT STRING') {
+          let bits = '';
+          for (const ch of v.text) bits += parseInt(ch, 16).toString(2).padStart(4, '0');
+          return { kind: 'bits', bits };
+        }
+        return { kind: 'octets', bytes: hexToBytes(v.text) };
+      }
+      case 'choice': {
+        const alt = type?.kind === 'CHOICE' ? type.def.components.find((c) => c.name === v.alternative) : undefined;
+        if (type?.kind === 'CHOICE' && alt === undefined) {
+          report('ASN1_BAD_VALUE', `${type.name} has no alternative ${v.alternative}`, v.span, ctx.mod);
+        }
+        return resolveValue(v.value, alt?.type, ctx);
+      }
+      case 'ref': {
+        if (v.module === undefined && type !== undefined && (type.kind === 'INTEGER' || type.kind === 'ENUMERATED')) {
+          const named = type.def.named.find((n) => n.name === v.name);
+          if (named !== undefined) return { kind: 'integer', value: named.value, name: named.name };
+          if (type.kind === 'ENUMERATED') {
+            report('ASN1_BAD_VALUE', `${v.name} is not an item of ENUMERATED ${type.name}`, v.span, ctx.mod);
+            return { kind: 'opaque', text: v.name };
+          }
+        }
+        return resolveValueReference(v.module, v.name, v.span, type, ctx) ?? { kind: 'opaque', text: v.name };
+      }
+      case 'braced':
+        if (type?.kind === 'OBJECT IDENTIFIER' || type?.kind === 'RELATIVE-OID') return resolveOid(v, ctx, type.kind === 'RELATIVE-OID');
+        if (type?.kind === 'BIT STRING') return namedBits(v, type, ctx);
+        return { kind: 'opaque', text: '{...}' };
+      case 'opaque':
+        return { kind: 'opaque', text: '{...}' };
+    }
+  }
+
+  function resolveValueReference(module: string | undefined, name: string, at: Span, type: AsnType | undefined, ctx: Ctx): AsnValue | undefined {
+    const r = resolveName(ctx, module, name, at, 'value');
+    if (r === undefined) return undefined;
+    if (r.kind === 'param') {
+      if (r.binding.kind === 'value') return resolveValue(r.binding.value, type, r.binding.ctx);
+      report('ASN1_BAD_VALUE', `${name} is a type parameter used as a value`, at, ctx.mod);
+      return undefined;
+    }
+    if (r.kind === 'builtin' || r.asn.kind !== 'value') {
+      report('ASN1_UNKNOWN_REFERENCE', `${name} is not a value`, at, ctx.mod);
+      return undefined;
+    }
+    if (r.asn.params.length > 0) {
+      report('ASN1_UNSUPPORTED', `parameterized value ${name} is not compiled`, at, ctx.mod, 'warning');
+      return undefined;
+    }
+    return compileNamedValue(r.mod, r.asn, at, ctx);
+  }
+
+  /** `{ iso(1) identified-organization(3) 6 }`, `{ id-pkix 1 }`: arcs, following OID value references. */
+  function resolveOid(v: ValueAst & { kind: 'braced' }, ctx: Ctx, relative: boolean): AsnValue {
+    if (v.groups.length > 1) {
+      report('ASN1_BAD_VALUE', 'object identifier components are not separated by commas', v.span, ctx.mod);
+      return { kind: 'opaque', text: '{...}' };
+    }
+    const arcs: bigint[] = [];
+    const items: readonly BracedItemAst[] = v.groups[0] ?? [];
+    for (let k = 0; k < items.length; k++) {
+      const item = items[k]!;
+      const value = item.value;
+      if (value === undefined) continue;
+      if (item.name !== undefined || value.kind === 'number') {
+        const n = resolveValue(value, undefined, ctx);
+        if (n.kind !== 'integer' || n.value < 0n) {
+          report('ASN1_BAD_VALUE', 'an object identifier arc must be a non-negative integer', value.span, ctx.mod);
+          return { kind: 'opaque', text: '{...}' };
+        }
+        arcs.push(n.value);
+        continue;
+      }
+      if (value.kind !== 'ref') {
+        report('ASN1_BAD_VALUE', 'expected an object identifier arc', value.span, ctx.mod);
+        return { kind: 'opaque', text: '{...}' };
+      }
+      // A bare name: a defined OID (first position) or INTEGER value, else an X.660 well-known arc name.
+      const defined = value.module !== undefined || ctx.params?.has(value.name) === true || typeof lookupSymbol(ctx.mod, value.name) === 'object';
+      if (defined) {
+        const ref = resolveValueReference(value.module, value.name, value.span, undefined, ctx);
+        if (ref?.kind === 'oid' && k === 0) arcs.push(...ref.arcs);
+        else if (ref?.kind === 'integer' && ref.value >= 0n) arcs.push(ref.value);
+        else {
+          if (ref !== undefined) report('ASN1_BAD_VALUE', `${value.name} cannot be used as an object identifier arc here`, value.span, ctx.mod);
+          return { kind: 'opaque', text: '{...}' };
+        }
+        continue;
+      }
+      const known = relative ? undefined : wellKnownArc(value.name, k, arcs[0]);
+      if (known === undefined) {
+        report('ASN1_UNKNOWN_REFERENCE', `value ${value.name} is not defined`, value.span, ctx.mod);
+        return { kind: 'opaque', text: '{...}' };
+      }
+      arcs.push(known);
+    }
+    return { kind: 'oid', arcs };
+  }
+
+  /** `{ digitalSignature, keyCertSign }` or `{}` as a BIT STRING value. */
+  function namedBits(v: ValueAst & { kind: 'braced' }, type: AsnType, ctx: Ctx): AsnValue {
+    const positions: number[] = [];
+    for (const group of v.groups) {
+      for (const item of group) {
+        const value = item.value;
+        const bit = value?.kind === 'ref' ? type.def.named.find((n) => n.name === value.name) : undefined;
+        if (bit === undefined) {
+          report('ASN1_BAD_VALUE', `${type.name} has no named bit ${value?.kind === 'ref' ? value.name : ''}`.trimEnd(), item.span, ctx.mod);
+          continue;
+        }
+        positions.push(Number(bit.value));
+      }
+    }
+    const len = positions.length === 0 ? 0 : Math.max(...positions) + 1;
+    const bits = Array.from({ length: len }, (_, k) => (positions.includes(k) ? '1' : '0')).join('');
+    return { kind: 'bits', bits };
+  }
+
+  // ----- drive ------------------------------------------------------------------------------------
+
+  for (const info of modules.values()) {
+    for (const asn of info.assignments.values()) {
+      if (asn.params.length > 0) continue; // compiled where instantiated
+      if (asn.kind === 'type') compileNamedType(info, asn, asn.span, rootCtx(info));
+      else if (asn.kind === 'value') compileNamedValue(info, asn, asn.span, rootCtx(info));
+    }
+  }
+  checkTypeDefinitions(pending);
+
+  const compiled = new Map<string, CompiledModule>();
+  for (const info of modules.values()) {
+    compiled.set(info.ast.name, {
+      name: info.ast.name,
+      oid: moduleOid(info.ast),
+      tagDefault: info.ast.tagDefault,
+      extensibilityImplied: info.ast.extensibilityImplied,
+      file: info.ast.file,
+      types: info.types,
+      values: info.values,
+    });
+  }
+  const find = <T>(pick: (m: CompiledModule) => ReadonlyMap<string, T>, name: string, module?: string): T | undefined => {
+    if (module !== undefined) {
+      const m = compiled.get(module);
+      return m === undefined ? undefined : pick(m).get(name);
+    }
+    for (const m of compiled.values()) {
+      const t = pick(m).get(name);
+      if (t !== undefined) return t;
+    }
+    return undefined;
+  };
+  return {
+    modules: compiled,
+    diagnostics,
+    type: (name, module) => find((m) => m.types, name, module),
+    value: (name, module) => find((m) => m.values, name, module),
+  };
+}
+
+/** The components of the extension root (before the first and after the second `...`). */
+function rootComponents(items: readonly ComponentItemAst[]): (ComponentItemAst & { kind: 'component' })[] {
+  const out: (ComponentItemAst & { kind: 'component' })[] = [];
+  let markers = 0;
+  for (const item of items) {
+    if (item.kind === 'extension') markers++;
+    else if (item.kind === 'component' && markers !== 1) out.push(item);
+  }
+  return out;
+}
+
+/** A module identifier made only of numbers and X.660 names; anything else gives undefined. */
+function moduleOid(ast: ModuleAst): readonly bigint[] | undefined {
+  const v = ast.oid;
+  if (v === undefined || v.kind !== 'braced' || v.groups.length !== 1) return undefined;
+  const arcs: bigint[] = [];
+  for (const [k, item] of v.groups[0]!.entries()) {
+    const value = item.value;
+    if (value?.kind === 'number') arcs.push(value.value);
+    else if (value?.kind === 'ref') {
+      const known = wellKnownArc(value.name, k, arcs[0]);
+      if (known === undefined) return undefined;
+      arcs.push(known);
+    } else return undefined;
+  }
+  return arcs;
+}
+
+function bitsToBytes(bits: string): Uint8Array {
+  const out = new Uint8Array(Math.ceil(bits.length / 8));
+  for (let k = 0; k < bits.length; k++) if (bits[k] === '1') out[k >> 3]! |= 0x80 >> (k & 7);
+  return out;
+}
+
+function hexToBytes(hex: string): Uint8Array {
+  const padded = hex.length % 2 === 0 ? hex : `${hex}0`;
+  const out = new Uint8Array(padded.length / 2);
+  for (let k = 0; k < out.length; k++) out[k] = parseInt(padded.slice(2 * k, 2 * k + 2), 16);
+  return out;
+}
