@@ -1,0 +1,164 @@
+// The real-QEMU harness: committed fixture streams are what QEMU 7.2 produces today
+// (byte-identical regeneration), QEMU loads every one of them back, a damaged copy makes it
+// fail, and what our own code reads out of the streams (RAM contents, XBZRLE deltas)
+// matches what QEMU itself loaded. Fails when QEMU is missing unless VMSTREAM_SKIP_INTEROP=1.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { checkFixtures, loadFixture, readManifest, type ManifestEntry } from '../../tools/qemu/fixtures.js';
+import { qemuAvailable, QEMU_BINARY } from '../../tools/qemu/launch.js';
+import { MACHINES, seededBytes } from '../../tools/qemu/machines.js';
+import { scanRam } from '../../tools/qemu/ram-scan.js';
+import { sha256File } from '../../tools/qemu/save.js';
+
+const FIXTURES = fileURLToPath(new URL('../../../test/fixtures/qemu/', import.meta.url));
+const skip = process.env['VMSTREAM_SKIP_INTEROP'] === '1' ? 'VMSTREAM_SKIP_INTEROP=1: real-QEMU interop tests skipped' : false;
+
+function manifestEntries(): ManifestEntry[] {
+  const manifest = readManifest(FIXTURES);
+  assert.ok(manifest !== undefined, `no manifest.json in ${FIXTURES}`);
+  return manifest.streams;
+}
+
+function entryNamed(name: string): ManifestEntry {
+  const e = manifestEntries().find((x) => x.name === name);
+  assert.ok(e !== undefined, `fixture ${name} missing from the manifest`);
+  return e;
+}
+
+test('QEMU is installed (set VMSTREAM_SKIP_INTEROP=1 to skip these tests instead)', { skip }, async () => {
+  assert.ok(await qemuAvailable(), `${QEMU_BINARY} cannot be run; install qemu-system-x86 (scripts/ensure-deps.sh does)`);
+});
+
+test('the manifest lists every configuration, and the committed files match it', { skip }, () => {
+  const entries = manifestEntries();
+  assert.deepEqual(
+    entries.map((e) => e.name),
+    MACHINES.map((m) => m.name),
+  );
+  for (const e of entries) {
+    assert.equal(sha256File(join(FIXTURES, e.file)), e.sha256, `${e.file} differs from its manifest entry`);
+    assert.equal(readFileSync(join(FIXTURES, e.file)).length, e.bytes);
+  }
+});
+
+test('each stream has the shape its machine type implies', { skip }, () => {
+  const scanOf = (name: string): ReturnType<typeof scanRam> => scanRam(readFileSync(join(FIXTURES, entryNamed(name).file)));
+  const basic = scanOf('pc-basic');
+  assert.equal(basic.machine, 'pc-i440fx-7.2');
+  assert.equal(basic.footers, true);
+  assert.deepEqual(
+    basic.blocks.map((b) => b.name),
+    ['pc.ram', '/rom@etc/acpi/tables', 'pc.bios', 'pc.rom', '/rom@etc/table-loader', '/rom@etc/acpi/rsdp'],
+  );
+  assert.equal(basic.blocks[0]!.length, 32 * 1024 * 1024);
+
+  const old = scanOf('pc-old');
+  assert.equal(old.machine, undefined, 'pc-i440fx-2.2 sends no configuration record');
+  assert.equal(old.footers, false, 'pc-i440fx-2.2 sends no section footers');
+  const oldBytes = readFileSync(join(FIXTURES, entryNamed('pc-old').file));
+  assert.equal(oldBytes.indexOf('{"page_size"'), -1, 'pc-i440fx-2.2 suppresses the vmdesc trailer');
+
+  const shared = scanOf('pc-ignore-shared');
+  assert.deepEqual(shared.configurationSubsections, ['configuration/capabilities']);
+  assert.deepEqual(shared.capabilities, ['x-ignore-shared']);
+  assert.equal(shared.blocks.find((b) => b.name === 'pc.bios')?.gpa, 0xfffc0000);
+  assert.equal(shared.blocks.find((b) => b.name === 'pc.rom')?.gpa, 0xc0000);
+  assert.equal(shared.blocks.find((b) => b.name === 'pc.ram')?.gpa, 0);
+
+  const q35 = scanOf('q35-devices');
+  assert.equal(q35.machine, 'pc-q35-7.2');
+
+  const xb = scanOf('xbzrle');
+  assert.ok(xb.records.xbzrle > 0, 'the xbzrle stream holds RAM_SAVE_FLAG_XBZRLE (0x40) records');
+  assert.ok(xb.records.sections > 3, 'the xbzrle stream iterated (more than START/PART/END)');
+});
+
+test('deterministic fixtures regenerate byte-identically from QEMU', { skip }, async () => {
+  const results = await checkFixtures(FIXTURES);
+  assert.deepEqual(
+    results.map((r) => r.name).sort(),
+    manifestEntries()
+      .filter((e) => e.deterministic)
+      .map((e) => e.name)
+      .sort(),
+  );
+  for (const r of results) {
+    assert.ok(r.committedOk, `${r.name}: committed file differs from the manifest`);
+    assert.equal(r.actual, r.expected, `${r.name}: QEMU now produces different bytes`);
+  }
+});
+
+test('QEMU loads every committed fixture back to completed', { skip }, async () => {
+  for (const e of manifestEntries()) {
+    const r = await loadFixture(FIXTURES, e, undefined, async (q) => {
+      const status = await q.qmp.execute<{ status: string }>('query-status');
+      return { status: status.status, pci: await q.hmp('info pci') };
+    });
+    assert.equal(r.status, 'completed', `${e.name}: ${r.error ?? ''}`);
+    // A paused source stays paused: prelaunch (from -S) or paused (stopped before the end).
+    assert.ok(['prelaunch', 'paused'].includes(r.values!.status), `${e.name}: runstate ${r.values!.status}`);
+    if (e.name === 'pc-devices') {
+      assert.match(r.values!.pci, /Ethernet controller: PCI device 8086:100e/); // e1000
+      assert.match(r.values!.pci, /USB controller: PCI device 8086:7020/); // PIIX3 UHCI
+    }
+    if (e.name === 'q35-devices') assert.match(r.values!.pci, /Ethernet controller: PCI device 1af4:1000/); // virtio-net
+  }
+});
+
+test('a truncated stream makes QEMU fail the load (the harness sees failure)', { skip }, async () => {
+  const e = entryNamed('pc-basic');
+  const dir = mkdtempSync(join(tmpdir(), 'vmstream-trunc-'));
+  try {
+    const bytes = readFileSync(join(FIXTURES, e.file));
+    const cut = join(dir, 'cut.mig');
+    writeFileSync(cut, bytes.subarray(0, Math.floor(bytes.length * 0.6)));
+    const r = await loadFixture(FIXTURES, e, cut);
+    assert.notEqual(r.status, 'completed');
+    assert.ok((r.error ?? '').length > 0, 'QEMU gave a reason');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a stream for the wrong machine type is refused with QEMU naming both types', { skip }, async () => {
+  const e = entryNamed('pc-basic');
+  const wrong: ManifestEntry = { ...e, machineArgs: e.machineArgs.map((a) => (a === 'pc-i440fx-7.2' ? 'pc-i440fx-7.1' : a)) };
+  const r = await loadFixture(FIXTURES, wrong, join(FIXTURES, e.file));
+  assert.notEqual(r.status, 'completed');
+  assert.match(r.error ?? '', /pc-i440fx-7\.2.*pc-i440fx-7\.1/);
+});
+
+test('RAM read from the pc-devices stream holds the seeded loader bytes', { skip }, () => {
+  const e = entryNamed('pc-devices');
+  const scan = scanRam(readFileSync(join(FIXTURES, e.file)), { rebuild: true });
+  const ram = scan.ram!.get('pc.ram')!;
+  const input = e.inputs.find((i) => i.kind === 'random');
+  assert.ok(input !== undefined && input.kind === 'random');
+  assert.deepEqual(ram.subarray(0x100000, 0x100000 + input.bytes), seededBytes(input.seed, input.bytes));
+});
+
+test('our XBZRLE decoding of the xbzrle stream gives the memory QEMU loaded from it', { skip }, async () => {
+  const e = entryNamed('xbzrle');
+  const scan = scanRam(readFileSync(join(FIXTURES, e.file)), { rebuild: true });
+  assert.ok(scan.records.xbzrle > 0);
+  const ours = scan.ram!.get('pc.ram')!.subarray(0x10000, 0x40000); // the guest loop's region
+  const dir = mkdtempSync(join(tmpdir(), 'vmstream-xbz-'));
+  try {
+    const dump = join(dir, 'mem.bin');
+    const r = await loadFixture(FIXTURES, e, undefined, async (q) => {
+      await q.qmp.execute('pmemsave', { val: 0x10000, size: 0x30000, filename: dump });
+      return readFileSync(dump);
+    });
+    assert.equal(r.status, 'completed', r.error);
+    const theirs = new Uint8Array(r.values!);
+    assert.equal(theirs.length, ours.length);
+    assert.ok(theirs.some((b) => b !== 0), 'the guest loop left counters in memory');
+    assert.ok(Buffer.from(ours).equals(Buffer.from(theirs)), 'rebuilt RAM differs from what QEMU loaded');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
