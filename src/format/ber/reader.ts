@@ -196,6 +196,18 @@ export class BerReader {
     this.p = 0;
   }
 
+  /**
+   * A copy of the bytes around `offset` (up to `before` bytes before it and `after` from it),
+   * when they are still in the reader's window; for diagnostics that show a hex excerpt.
+   */
+  excerpt(offset: number, before = 8, after = 16): { readonly offset: number; readonly bytes: Uint8Array } | undefined {
+    if (!this.attached) return undefined;
+    const rel = offset - this.winBase;
+    if (rel < 0 || rel > this.win.length) return undefined;
+    const from = Math.max(0, rel - before);
+    return { offset: this.winBase + from, bytes: this.win.slice(from, Math.min(this.win.length, rel + after)) };
+  }
+
   /** Skips the rest of a primitive being delivered in pieces (seeking when the source can). */
   async skipRest(): Promise<void> {
     if (this.primLeft === 0) return;
