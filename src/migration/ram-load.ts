@@ -1,0 +1,159 @@
+/**
+ * The receiving side of the "ram" section: pages go into staging copies of the blocks (fresh
+ * zeroed arrays, so untouched zero pages cost no memory until written), with a bitmap of the
+ * pages received. Nothing reaches guest RAM before `commit`, which swaps a fully received
+ * block in whole and copies page by page otherwise. Record decoding is the stream layer's
+ * RamDecoder; here we only check the block list against our RAM and stage pages.
+ */
+import type { ChannelReader } from '../channel/reader.js';
+import { VmsError } from '../errors.js';
+import { RAM_IDSTR, RAM_VERSION } from '../stream/constants.js';
+import type { RamBlockList, RamPage, SectionHeader, StreamVisitor } from '../stream/events.js';
+import { RamDecoder } from '../stream/ram.js';
+import type { GuestMemory } from './guest-memory.js';
+import type { LiveLoadHandler } from './handlers.js';
+import { PageBitmap } from './page-bitmap.js';
+
+/** Most RAM blocks a block list may name. */
+const MAX_BLOCKS = 4096;
+
+interface Staged {
+  readonly local: number;
+  readonly bytes: Uint8Array;
+  readonly received: PageBitmap;
+}
+
+export class RamLoadHandler implements LiveLoadHandler {
+  readonly idstr = RAM_IDSTR;
+  readonly instance = 0;
+  readonly version = RAM_VERSION;
+  private decoder: RamDecoder | undefined;
+  private readonly staged = new Map<string, Staged>();
+  private sawBlocks = false;
+  private sawEnd = false;
+  /** Cache of the last block looked up (pages come in runs of one block). */
+  private lastName = '';
+  private last: Staged | undefined;
+  private readonly visitor: StreamVisitor;
+  /** Pages received (records, not distinct pages). */
+  pages = 0;
+
+  constructor(private readonly memory: GuestMemory) {
+    this.visitor = {
+      ramBlocks: (list) => this.blocks(list),
+      ramPage: (p) => this.page(p),
+    };
+  }
+
+  get complete(): boolean {
+    return this.sawEnd;
+  }
+
+  async loadSection(r: ChannelReader, kind: 'start' | 'part' | 'end', sectionId: number, version: number): Promise<void> {
+    if (version !== RAM_VERSION) {
+      throw new VmsError('E_VERSION', `ram section version ${version} is not supported`, {
+        offset: r.offset,
+        path: [RAM_IDSTR],
+        expected: String(RAM_VERSION),
+        actual: String(version),
+      });
+    }
+    if (kind !== 'start' && !this.sawBlocks) {
+      throw new VmsError('E_FORMAT', 'ram pages before the block list', { offset: r.offset, path: [RAM_IDSTR], expected: 'a START section first' });
+    }
+    this.decoder ??= new RamDecoder(r, {
+      pageSize: this.memory.pageSize,
+      pageData: true,
+      decodeXbzrle: false,
+      decodeCompressed: false,
+      ignoreShared: false,
+      postcopyPageSizes: false,
+      maxBlocks: MAX_BLOCKS,
+    });
+    const h: SectionHeader = { kind, id: sectionId, idstr: RAM_IDSTR, instance: 0, version, offset: r.offset, depth: 0 };
+    await this.decoder.section(h, this.visitor);
+    if (kind === 'end') this.sawEnd = true;
+  }
+
+  private blocks(list: RamBlockList): void {
+    const mem = this.memory;
+    for (const b of list.blocks) {
+      const local = mem.indexOf(b.name);
+      if (local < 0) {
+        throw new VmsError('E_UNKNOWN', `unknown RAM block ${JSON.stringify(b.name)}`, {
+          path: [RAM_IDSTR, b.name],
+          expected: `one of ${mem.blocks.map((x) => x.name).join(', ')}`,
+        });
+      }
+      const length = mem.bytesOf(local).length;
+      if (BigInt(length) !== b.length) {
+        throw new VmsError('E_MISMATCH', `RAM block ${b.name} has another size here`, {
+          path: [RAM_IDSTR, b.name],
+          expected: `0x${length.toString(16)} bytes`,
+          actual: `0x${b.length.toString(16)} bytes`,
+        });
+      }
+      if (!this.staged.has(b.name)) {
+        this.staged.set(b.name, { local, bytes: new Uint8Array(length), received: new PageBitmap(length >>> mem.pageShift) });
+      }
+    }
+    this.sawBlocks = true;
+  }
+
+  private page(p: RamPage): void {
+    let s = this.last;
+    if (p.block !== this.lastName || s === undefined) {
+      s = this.staged.get(p.block);
+      if (s === undefined) {
+        throw new VmsError('E_UNKNOWN', `page for RAM block ${JSON.stringify(p.block)} that was not in the block list`, {
+          offset: p.recordOffset,
+          path: [RAM_IDSTR, p.block],
+        });
+      }
+      this.last = s;
+      this.lastName = p.block;
+    }
+    const ps = this.memory.pageSize;
+    const page = Math.floor(p.offset / ps);
+    const off = p.offset;
+    switch (p.kind) {
+      case 'zero':
+        // Staging starts zeroed: only a page sent before, or a non-zero fill, needs writing.
+        if (p.fill !== 0 || s.received.get(page)) s.bytes.fill(p.fill, off, off + ps);
+        break;
+      case 'page':
+        s.bytes.set(p.wire, off);
+        break;
+      default:
+        throw new VmsError('E_FORMAT', `${p.kind} RAM pages were not negotiated`, {
+          offset: p.recordOffset,
+          path: [RAM_IDSTR, p.block],
+          expected: 'ZERO or PAGE records',
+          actual: p.kind,
+        });
+    }
+    s.received.set(page);
+    this.pages++;
+  }
+
+  commit(): void {
+    const mem = this.memory;
+    const ps = mem.pageSize;
+    for (const s of this.staged.values()) {
+      if (s.received.full()) {
+        mem.replaceBlock(s.local, s.bytes);
+        continue;
+      }
+      const live = mem.bytesOf(s.local);
+      for (let page = s.received.nextSet(0); page >= 0; page = s.received.nextSet(page + 1)) {
+        live.set(s.bytes.subarray(page * ps, page * ps + ps), page * ps);
+      }
+    }
+    this.staged.clear();
+  }
+
+  discard(): void {
+    this.staged.clear();
+    this.last = undefined;
+  }
+}

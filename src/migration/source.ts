@@ -1,0 +1,360 @@
+/**
+ * The sending side of a live migration (QEMU migration_thread, precopy).
+ *
+ *   setup ─► active: PART sections while pending > bandwidth × downtime limit
+ *                    (when the estimate drops below, sync the dirty log and test again)
+ *         ─► device: stop the machine, END + FULL device sections + EOF + vmdesc,
+ *                    flush, wait for the destination's ACK ─► completed
+ *   any failure or cancel ─► resume the machine ─► failed / cancelled
+ *
+ * The source never writes guest RAM or device state, so after a failure the machine goes
+ * on exactly as it was and a new migration can start at once.
+ */
+import { EventEmitter } from 'node:events';
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import type { ByteSink, ByteSource } from '../channel/transport.js';
+import { ChannelWriter, type WriterOptions } from '../channel/writer.js';
+import { VmsError, isVmsError } from '../errors.js';
+import { encodeConfiguration } from '../stream/config.js';
+import { SectionType } from '../stream/constants.js';
+import { encodeVmdesc, type VmdescDevice } from '../stream/vmdesc.js';
+import { ACK_PREFIX, LineReader, REPORT_PREFIX, parseLine, type AckMessage } from './ack.js';
+import type { MigratableMachine } from './handlers.js';
+import { RamSaveHandler } from './ram-save.js';
+import { writeFileHeader, writeFooter, writeFullHeader, writeShortHeader } from './sections.js';
+import type { MigrationStats, MigrationStatus } from './stats.js';
+
+export interface SourceOptions {
+  /** Longest acceptable downtime in ms (QEMU downtime-limit). Defaults to 300. */
+  readonly downtimeLimitMs?: number;
+  /** Bandwidth limit in bytes/second, 0 = unlimited (QEMU max-bandwidth). Defaults to 0. */
+  readonly maxBandwidth?: number;
+  /** A peer that takes no bytes (or sends no ACK) for this long fails the migration. Defaults to 10000 ms. */
+  readonly stallTimeoutMs?: number;
+  /**
+   * Switch over after this many dirty-log syncs even if the downtime estimate is still over
+   * the limit (0 = never force; QEMU keeps iterating). Defaults to 0.
+   */
+  readonly maxIterations?: number;
+  /** Send the configuration record (QEMU send-configuration). Defaults to true. */
+  readonly sendConfiguration?: boolean;
+  /** Wire bytes per PART section before the driver re-checks convergence. Defaults to 4 MiB. */
+  readonly sectionBytes?: number;
+  readonly writer?: WriterOptions;
+}
+
+export const DEFAULT_DOWNTIME_LIMIT_MS = 300;
+export const DEFAULT_STALL_TIMEOUT_MS = 10_000;
+export const DEFAULT_SECTION_BYTES = 4 << 20;
+/** Bandwidth is re-measured over windows of at least this many ms (QEMU BUFFER_DELAY). */
+const BANDWIDTH_WINDOW_MS = 100;
+/** The driver yields to the event loop (the workload's timers) at least this often. */
+const YIELD_EVERY_MS = 10;
+
+/** Where a migration goes: the stream sink, and optionally the destination's reverse channel. */
+export interface MigrationConnection {
+  readonly sink: ByteSink;
+  /** The reverse channel (a socket's read side). With it the source waits for the ACK. */
+  readonly reverse?: ByteSource;
+}
+
+export interface MigrationResult {
+  readonly stats: MigrationStats;
+  /** The destination's report line, if it sent one. */
+  readonly report: unknown;
+}
+
+export class MigrationSource extends EventEmitter {
+  private status: MigrationStatus = 'none';
+  private readonly downtimeLimit: { ms: number };
+  private maxBandwidth: number;
+  private readonly stallTimeoutMs: number;
+  private writer: ChannelWriter | undefined;
+  private ram: RamSaveHandler | undefined;
+  private startedAt = 0;
+  private finishedAt = 0;
+  private setupMs = 0;
+  private downtimeMs: number | undefined;
+  private bandwidth = 0;
+  private expectedDowntimeMs = 0;
+  private remaining = 0;
+  private window = { at: 0, bytes: 0 };
+  private cancelled = false;
+  private failure: VmsError | undefined;
+  private lastProgress = 0;
+
+  constructor(
+    private readonly machine: MigratableMachine,
+    private readonly options: SourceOptions = {},
+  ) {
+    super();
+    this.downtimeLimit = { ms: options.downtimeLimitMs ?? DEFAULT_DOWNTIME_LIMIT_MS };
+    this.maxBandwidth = options.maxBandwidth ?? 0;
+    this.stallTimeoutMs = options.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS;
+  }
+
+  /** Changes the bandwidth limit (bytes/second, 0 = unlimited), also while migrating. */
+  setMaxBandwidth(bytesPerSecond: number): void {
+    if (!(bytesPerSecond >= 0) || !Number.isFinite(bytesPerSecond)) {
+      throw new VmsError('E_USAGE', 'max bandwidth must be a non-negative number of bytes per second', { actual: String(bytesPerSecond) });
+    }
+    this.maxBandwidth = bytesPerSecond;
+    this.writer?.setBandwidth(bytesPerSecond);
+  }
+
+  /** Changes the downtime limit (ms), also while migrating. */
+  setDowntimeLimit(ms: number): void {
+    if (!(ms > 0)) throw new VmsError('E_USAGE', 'downtime limit must be positive', { actual: String(ms) });
+    this.downtimeLimit.ms = ms;
+  }
+
+  /** Stops a running migration; it ends 'cancelled' and the machine keeps running. */
+  cancel(): void {
+    if (this.status !== 'setup' && this.status !== 'active' && this.status !== 'device') return;
+    this.cancelled = true;
+    this.writer?.destroy(new VmsError('E_CLOSED', 'migration cancelled'));
+  }
+
+  /** A snapshot of the statistics (poll it, or listen to 'progress'). */
+  stats(): MigrationStats {
+    const ram = this.ram;
+    const w = this.writer;
+    const now = this.finishedAt > 0 ? this.finishedAt : performance.now();
+    const total = this.startedAt === 0 ? 0 : now - this.startedAt;
+    const written = w?.bytesWritten ?? 0;
+    const c = ram?.counters;
+    const ps = this.machine.memory.pageSize;
+    return {
+      status: this.status,
+      totalTimeMs: total,
+      setupTimeMs: this.setupMs,
+      expectedDowntimeMs: this.expectedDowntimeMs,
+      downtimeMs: this.downtimeMs,
+      downtimeLimitMs: this.downtimeLimit.ms,
+      maxBandwidth: this.maxBandwidth,
+      transferredBytes: written,
+      bandwidth: this.bandwidth,
+      throughputMBps: total > 0 ? written / 1e6 / (total / 1000) : 0,
+      iterations: c?.syncs ?? 0,
+      ram: {
+        total: this.machine.memory.totalBytes,
+        transferred: w?.bytesPut ?? 0,
+        remaining: this.remaining,
+        zeroPages: c?.zeroPages ?? 0,
+        normalPages: c?.normalPages ?? 0,
+        normalBytes: (c?.normalPages ?? 0) * ps,
+        dirtyPagesRate: c?.dirtyPagesRate ?? 0,
+        dirtySyncCount: c?.syncs ?? 0,
+        mbps: (this.bandwidth * 8) / 1e6,
+        pageSize: ps,
+      },
+      ...(this.failure !== undefined ? { error: { code: this.failure.code, message: this.failure.message } } : {}),
+    };
+  }
+
+  /**
+   * Migrates the machine into `conn`. Resolves when the destination has everything (and,
+   * with a reverse channel, has confirmed); rejects with a VmsError when it failed or was
+   * cancelled, after resuming the machine. One migration at a time; retry by calling again.
+   */
+  async migrate(conn: MigrationConnection): Promise<MigrationResult> {
+    if (this.status === 'setup' || this.status === 'active' || this.status === 'device') {
+      throw new VmsError('E_USAGE', 'a migration is already running');
+    }
+    this.reset();
+    const machine = this.machine;
+    const w = new ChannelWriter(conn.sink, { ...this.options.writer, bandwidth: this.maxBandwidth });
+    const ram = new RamSaveHandler(machine.memory);
+    this.writer = w;
+    this.ram = ram;
+    let stopped = false;
+    let report: unknown;
+    try {
+      this.setStatus('setup');
+      // Section ids in registration order: ram first, then the devices.
+      const ramId = 0;
+      writeFileHeader(w);
+      if (this.options.sendConfiguration ?? true) encodeConfiguration(w, { machine: machine.machineType, subsections: [] });
+      writeFullHeader(w, SectionType.START, ramId, ram.idstr, ram.instance, ram.version);
+      ram.setup(w);
+      writeFooter(w, ramId);
+      await this.drain(w);
+      this.setupMs = performance.now() - this.startedAt;
+      this.setStatus('active');
+      this.window = { at: performance.now(), bytes: w.bytesWritten };
+      const budget = this.options.sectionBytes ?? DEFAULT_SECTION_BYTES;
+      const maxIterations = this.options.maxIterations ?? 0;
+      let lastYield = performance.now();
+      for (;;) {
+        this.checkCancelled();
+        this.measure(w);
+        const threshold = (this.bandwidth * this.downtimeLimit.ms) / 1000;
+        let pending = ram.pendingEstimate() + w.pending;
+        if (pending <= threshold || ram.pendingEstimate() === 0) {
+          pending = ram.syncPending() + w.pending;
+          this.note(pending);
+          if (pending <= threshold) break;
+          if (maxIterations > 0 && ram.counters.syncs > maxIterations) break;
+        }
+        this.note(pending);
+        writeShortHeader(w, SectionType.PART, ramId);
+        ram.iterate(w, budget);
+        writeFooter(w, ramId);
+        await this.drain(w);
+        if (performance.now() - lastYield >= YIELD_EVERY_MS) {
+          await yieldToLoop();
+          lastYield = performance.now();
+        }
+        this.progress();
+      }
+
+      // Switch-over: from here the machine is stopped until the destination confirms.
+      this.setStatus('device');
+      const stopAt = performance.now();
+      await machine.stop();
+      stopped = true;
+      writeShortHeader(w, SectionType.END, ramId);
+      ram.complete(w);
+      writeFooter(w, ramId);
+      const described: VmdescDevice[] = [];
+      machine.devices.forEach((dev, i) => {
+        const id = ramId + 1 + i;
+        writeFullHeader(w, SectionType.FULL, id, dev.idstr, dev.instance, dev.version);
+        const start = w.bytesPut;
+        try {
+          dev.save(w);
+        } catch (e) {
+          throw isVmsError(e) ? e.within(dev.idstr) : e;
+        }
+        described.push(dev.describe(w.bytesPut - start));
+        writeFooter(w, id);
+      });
+      w.u8(SectionType.EOF);
+      const json = encodeVmdesc({ page_size: machine.memory.pageSize, devices: described });
+      w.u8(SectionType.VMDESCRIPTION).u32(json.length).bytes(json);
+      this.remaining = 0;
+      await this.deadline(w.close(), 'the destination to take the rest of the stream');
+      if (conn.reverse !== undefined) {
+        const lines = new LineReader(conn.reverse);
+        const ackLine = await lines.next(this.stallTimeoutMs, 'ACK');
+        // A QEMU destination just closes the connection: nothing to confirm then.
+        if (ackLine !== undefined) {
+          const ack = parseLine(ackLine, ACK_PREFIX) as AckMessage | undefined;
+          if (ack === undefined || ack.status !== 'completed') {
+            throw new VmsError('E_IO', `destination refused the migration: ${ack?.error?.message ?? ackLine.slice(0, 200)}`, {
+              ...(ack?.error?.code !== undefined ? { actual: ack.error.code } : {}),
+            });
+          }
+          this.downtimeMs = performance.now() - stopAt;
+          const reportLine = await lines.next(this.stallTimeoutMs * 6, 'report').catch(() => undefined);
+          if (reportLine !== undefined) report = parseLine(reportLine, REPORT_PREFIX);
+        }
+      }
+      this.downtimeMs ??= performance.now() - stopAt;
+      this.finish('completed');
+      return { stats: this.stats(), report };
+    } catch (e) {
+      const err = this.cancelled
+        ? new VmsError('E_CLOSED', 'migration cancelled', { cause: e })
+        : isVmsError(e)
+          ? e
+          : new VmsError('E_IO', `migration failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+      this.failure = err;
+      w.destroy(err);
+      // The source's state was never changed: just let it run again.
+      if (stopped) await machine.resume();
+      this.finish(this.cancelled ? 'cancelled' : 'failed');
+      throw err;
+    } finally {
+      ram.cleanup();
+      await conn.reverse?.close().catch(() => undefined);
+    }
+  }
+
+  private reset(): void {
+    this.startedAt = performance.now();
+    this.finishedAt = 0;
+    this.setupMs = 0;
+    this.downtimeMs = undefined;
+    this.bandwidth = 0;
+    this.expectedDowntimeMs = 0;
+    this.remaining = 0;
+    this.cancelled = false;
+    this.failure = undefined;
+    this.lastProgress = 0;
+  }
+
+  private setStatus(s: MigrationStatus): void {
+    this.status = s;
+    this.emit('status', s);
+    this.emit('progress', this.stats());
+  }
+
+  private finish(s: MigrationStatus): void {
+    this.finishedAt = performance.now();
+    this.setStatus(s);
+  }
+
+  private progress(): void {
+    const now = performance.now();
+    if (now - this.lastProgress < 100) return;
+    this.lastProgress = now;
+    this.emit('progress', this.stats());
+  }
+
+  private note(pending: number): void {
+    this.remaining = pending;
+    this.expectedDowntimeMs = this.bandwidth > 0 ? (pending / this.bandwidth) * 1000 : Infinity;
+  }
+
+  /** Bytes/second the channel took over the last window (QEMU's per-BUFFER_DELAY bandwidth). */
+  private measure(w: ChannelWriter): void {
+    const now = performance.now();
+    const dt = now - this.window.at;
+    if (dt >= BANDWIDTH_WINDOW_MS || (this.bandwidth === 0 && dt >= 5 && w.bytesWritten > this.window.bytes)) {
+      this.bandwidth = ((w.bytesWritten - this.window.bytes) * 1000) / dt;
+      this.window = { at: now, bytes: w.bytesWritten };
+    }
+  }
+
+  private checkCancelled(): void {
+    if (this.cancelled) throw new VmsError('E_CLOSED', 'migration cancelled');
+  }
+
+  private async drain(w: ChannelWriter): Promise<void> {
+    if (w.needsDrain || w.error !== undefined) await this.deadline(w.drain(), 'the destination to take more bytes');
+    else w.flush();
+  }
+
+  /**
+   * Fails with E_TIMEOUT when the channel takes no byte for the stall timeout while `p` is
+   * pending (progress-based, so a low bandwidth limit is not mistaken for a stall).
+   */
+  private async deadline<T>(p: Promise<T>, what: string): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const w = this.writer;
+    const timeout = new Promise<never>((_, reject) => {
+      let seen = w?.bytesWritten ?? 0;
+      let idleSince = performance.now();
+      const step = Math.max(10, Math.min(1000, this.stallTimeoutMs / 4));
+      const check = (): void => {
+        const now = performance.now();
+        const bytes = w?.bytesWritten ?? 0;
+        if (bytes !== seen) {
+          seen = bytes;
+          idleSince = now;
+        } else if (now - idleSince >= this.stallTimeoutMs) {
+          reject(new VmsError('E_TIMEOUT', `peer stalled: no progress for ${this.stallTimeoutMs} ms waiting for ${what}`, { offset: bytes }));
+          return;
+        }
+        timer = setTimeout(check, step);
+      };
+      timer = setTimeout(check, step);
+    });
+    try {
+      return await Promise.race([p, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
