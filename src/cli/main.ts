@@ -5,6 +5,7 @@ import { infoCommand } from './commands/info.js';
 import { dumpCommand } from './commands/dump.js';
 import { convertCommand } from './commands/convert.js';
 import { editCommand } from './commands/edit.js';
+import { validateCommand } from './commands/validate.js';
 
 const program = new Command();
 program
@@ -16,5 +17,6 @@ program.addCommand(infoCommand());
 program.addCommand(dumpCommand());
 program.addCommand(convertCommand());
 program.addCommand(editCommand());
+program.addCommand(validateCommand());
 
 await program.parseAsync(process.argv);
