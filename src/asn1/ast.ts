@@ -5,7 +5,7 @@
 import type { Span } from './diagnostics.js';
 
 export type TagDefault = 'EXPLICIT' | 'IMPLICIT' | 'AUTOMATIC';
-export type TagClass = 'UNIVERSAL' | 'APPLICATION' | 'CONTEXT' | 'PRIVATE';
+export type TagClassName = 'UNIVERSAL' | 'APPLICATION' | 'CONTEXT' | 'PRIVATE';
 
 export interface ModuleAst {
   readonly name: string;
@@ -81,7 +81,7 @@ export type BuiltinName =
   | 'EMBEDDED PDV' | 'CHARACTER STRING';
 
 export interface TagAst {
-  readonly cls: TagClass;
+  readonly cls: TagClassName;
   readonly number: ValueAst;
   readonly span: Span;
 }

@@ -679,7 +679,7 @@ export function compileModules(asts: readonly ModuleAst[], options: CompileOptio
       case 'single': {
         const v = resolveValue(c.value, inSize ? undefined : t, ctx);
         if (v.kind === 'integer') return { ...NONE, value: singleRange(v.value, v.value) };
-        if (inSize) report('ASN1_BAD_VALUE', 'a SIZE constraint needs integer values', c.span, ctx.mod);
+        if (inSize && v.kind !== 'opaque') report('ASN1_BAD_VALUE', 'a SIZE constraint needs integer values', c.span, ctx.mod);
         return NONE;
       }
       case 'range': {
@@ -688,7 +688,8 @@ export function compileModules(asts: readonly ModuleAst[], options: CompileOptio
           if (b === 'MIN' || b === 'MAX') return undefined;
           const v = resolveValue(b, inSize ? undefined : t, ctx);
           if (v.kind === 'integer') return v.value;
-          if (numeric) report('ASN1_BAD_VALUE', 'a range bound must be an integer', b.span, ctx.mod);
+          // An unresolved reference (kind 'opaque') was reported already.
+          if (numeric && v.kind !== 'opaque') report('ASN1_BAD_VALUE', 'a range bound must be an integer', b.span, ctx.mod);
           return null;
         };
         const lo = bound(c.lower);

@@ -21,7 +21,7 @@ import type {
   NamedNumberAst,
   ParameterAst,
   TagAst,
-  TagClass,
+  TagClassName,
   TagDefault,
   TypeAst,
   TypeBody,
@@ -446,8 +446,8 @@ export function parseModules(text: string, options: ParseOptions = {}): ParseRes
     const start = need(Tok.LBracket, '"["');
     // An encoding reference prefix such as [XER:...] is not a tag.
     if (is(Tok.TypeRef) && is(Tok.Colon, 1)) fail('encoding instructions in tags are not supported');
-    let cls: TagClass = 'CONTEXT';
-    if (isKw('UNIVERSAL') || isKw('APPLICATION') || isKw('PRIVATE')) cls = advance().text as TagClass;
+    let cls: TagClassName = 'CONTEXT';
+    if (isKw('UNIVERSAL') || isKw('APPLICATION') || isKw('PRIVATE')) cls = advance().text as TagClassName;
     const number = is(Tok.Number) || is(Tok.Identifier) || is(Tok.TypeRef) ? parseValue() : fail(`expected a tag number, found ${describe(tok())}`);
     need(Tok.RBracket, '"]" closing the tag');
     return { cls, number, span: spanFrom(start) };

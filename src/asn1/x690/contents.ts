@@ -64,6 +64,8 @@ export class ContentCheck {
   private b0 = 0;
   private b1 = 0;
   private last = 0;
+  /** Absolute offset of the last octet fed. */
+  private lastAt = 0;
   private reported = false;
   // OBJECT IDENTIFIER: the next octet starts a subidentifier.
   private fresh = true;
@@ -103,6 +105,7 @@ export class ContentCheck {
     }
     this.seen = seen + n;
     this.last = buf[end - 1]!;
+    this.lastAt = at + n - 1;
     if (this.reported) return;
     if (type === Universal.ObjectIdentifier || type === Universal.RelativeOid) this.feedOid(buf, start, end, at);
     else if (type === Universal.UTF8String) this.feedUtf8(buf, start, end, at);
@@ -128,7 +131,7 @@ export class ContentCheck {
       case Universal.RelativeOid:
         if (seen === 0) this.report('X690_OID', 'error', offset, `${name} has no subidentifiers`, 'at least one contents octet', len);
         else if (!this.fresh && !this.reported) {
-          this.report('X690_OID', 'error', offset + seen, `${name} ends inside a subidentifier (X.690 8.19.2)`, 'a last octet with bit 8 clear', hex1(this.last));
+          this.report('X690_OID', 'error', this.lastAt, `${name} ends inside a subidentifier (X.690 8.19.2)`, 'a last octet with bit 8 clear', hex1(this.last));
         }
         break;
       case Universal.Real:
@@ -140,7 +143,7 @@ export class ContentCheck {
         else if (seen === 1 && this.b0 !== 0) this.report('X690_BIT_STRING', 'error', offset, 'an empty BIT STRING must have 0 unused bits (X.690 8.6.2.3)', '0', String(this.b0));
         break;
       case Universal.UTF8String:
-        if (this.need > 0 && !this.reported) this.report('X690_CHARACTERS', 'error', offset + seen, 'UTF8String ends inside a character', 'a complete UTF-8 sequence', `${this.need} continuation octets missing`);
+        if (this.need > 0 && !this.reported) this.report('X690_CHARACTERS', 'error', this.lastAt, 'UTF8String ends inside a character', 'a complete UTF-8 sequence', `${this.need} continuation octets missing`);
         break;
       case Universal.UniversalString:
         if (seen % 4 !== 0) this.report('X690_CHARACTERS', 'error', offset, 'UniversalString is not a whole number of 4-octet characters', 'a multiple of 4 octets', len);
