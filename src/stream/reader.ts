@@ -364,9 +364,12 @@ class StreamParser {
     const from = r.offset - tail.offset;
     const end = findPayloadEnd(tail.bytes, from, h.id, { seenIds: this.seenIds, footers: this.footers, limit: tail.limit });
     if (end < 0) {
-      throw new VmsError('E_FORMAT', 'cannot find the end of an undescribed section', {
+      // Usually the stream was cut short (which also took the trailer away).
+      const cut = tail.limit === tail.bytes.length;
+      throw new VmsError(cut ? 'E_TRUNCATED' : 'E_FORMAT', 'cannot find the end of an undescribed section', {
         offset: r.offset,
         expected: 'a vmdesc entry, or a footer/next section header after the data',
+        actual: cut ? `the stream ends at byte ${tail.offset + tail.bytes.length} with no trailer and no end found` : 'no plausible end',
       });
     }
     const bytes = r.bytesView(end - from);

@@ -36,7 +36,7 @@ export function findPayloadEnd(buf: Uint8Array, from: number, id: number, ctx: S
 function plausibleNext(buf: Uint8Array, p: number, ctx: SplitContext): boolean {
   if (p >= ctx.limit) return false;
   const t = buf[p]!;
-  if (t === 0x00) return p + 1 === ctx.limit;
+  if (t === 0x00) return p + 1 === ctx.limit || trailerAt(buf, p + 1, ctx.limit);
   if (t !== 0x04 && t !== 0x01) return false;
   if (p + 6 > ctx.limit) return false;
   const id = be32(buf, p + 1);
@@ -50,6 +50,11 @@ function plausibleNext(buf: Uint8Array, p: number, ctx: SplitContext): boolean {
   const instance = be32(buf, p + 6 + len);
   const version = be32(buf, p + 10 + len);
   return instance <= 0xffff && version <= 0xffff;
+}
+
+/** A vmdesc trailer header (0x06, be32 length, '{') that fits before `limit`. */
+function trailerAt(buf: Uint8Array, p: number, limit: number): boolean {
+  return p + 6 <= limit && buf[p] === 0x06 && buf[p + 5] === 0x7b && p + 5 + be32(buf, p + 1) <= limit;
 }
 
 function be32(b: Uint8Array, at: number): number {
