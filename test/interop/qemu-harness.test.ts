@@ -4,12 +4,15 @@
 // matches what QEMU itself loaded. Fails when QEMU is missing unless VMSTREAM_SKIP_INTEROP=1.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { checkFixtures, loadFixture, readManifest, type ManifestEntry } from '../../tools/qemu/fixtures.js';
-import { qemuAvailable, QEMU_BINARY } from '../../tools/qemu/launch.js';
+import { launchQemu, qemuAvailable, QEMU_BINARY } from '../../tools/qemu/launch.js';
+import { QmpClient, QmpCommandError } from '../../tools/qemu/qmp.js';
+import { isVmsError } from '../../src/errors.js';
 import { MACHINES, seededBytes } from '../../tools/qemu/machines.js';
 import { scanRam } from '../../tools/qemu/ram-scan.js';
 import { sha256File } from '../../tools/qemu/save.js';
@@ -33,7 +36,7 @@ test('QEMU is installed (set VMSTREAM_SKIP_INTEROP=1 to skip these tests instead
   assert.ok(await qemuAvailable(), `${QEMU_BINARY} cannot be run; install qemu-system-x86 (scripts/ensure-deps.sh does)`);
 });
 
-test('the manifest lists every configuration, and the committed files match it', { skip }, () => {
+test('the manifest lists every configuration, and the committed files match it', () => {
   const entries = manifestEntries();
   assert.deepEqual(
     entries.map((e) => e.name),
@@ -45,7 +48,7 @@ test('the manifest lists every configuration, and the committed files match it',
   }
 });
 
-test('each stream has the shape its machine type implies', { skip }, () => {
+test('each stream has the shape its machine type implies', () => {
   const scanOf = (name: string): ReturnType<typeof scanRam> => scanRam(readFileSync(join(FIXTURES, entryNamed(name).file)));
   const basic = scanOf('pc-basic');
   assert.equal(basic.machine, 'pc-i440fx-7.2');
@@ -132,7 +135,7 @@ test('a stream for the wrong machine type is refused with QEMU naming both types
   assert.match(r.error ?? '', /pc-i440fx-7\.2.*pc-i440fx-7\.1/);
 });
 
-test('RAM read from the pc-devices stream holds the seeded loader bytes', { skip }, () => {
+test('RAM read from the pc-devices stream holds the seeded loader bytes', () => {
   const e = entryNamed('pc-devices');
   const scan = scanRam(readFileSync(join(FIXTURES, e.file)), { rebuild: true });
   const ram = scan.ram!.get('pc.ram')!;
@@ -160,5 +163,136 @@ test('our XBZRLE decoding of the xbzrle stream gives the memory QEMU loaded from
     assert.ok(Buffer.from(ours).equals(Buffer.from(theirs)), 'rebuilt RAM differs from what QEMU loaded');
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+// ---- The tools themselves: QMP client against a scripted server, launcher failure paths.
+
+interface FakeQmp {
+  readonly path: string;
+  readonly received: Record<string, unknown>[];
+  close(): Promise<void>;
+}
+
+/** A unix-socket QMP server that greets, then answers each command with `reply(msg)` (undefined = stay silent). */
+async function fakeQmp(reply: (msg: Record<string, unknown>, send: (o: unknown) => void) => void, greet = true): Promise<FakeQmp> {
+  const dir = mkdtempSync(join(tmpdir(), 'vmstream-fakeqmp-'));
+  const path = join(dir, 'qmp.sock');
+  const received: Record<string, unknown>[] = [];
+  const sockets = new Set<Socket>();
+  const server = createServer((sock) => {
+    sockets.add(sock);
+    const send = (o: unknown): void => void sock.write(JSON.stringify(o) + '\r\n');
+    if (greet) send({ QMP: { version: { qemu: { micro: 0, minor: 2, major: 7 }, package: '' }, capabilities: [] } });
+    let buf = '';
+    sock.on('data', (d) => {
+      buf += d.toString('utf8');
+      let nl: number;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const msg = JSON.parse(buf.slice(0, nl)) as Record<string, unknown>;
+        buf = buf.slice(nl + 1);
+        received.push(msg);
+        if (msg['execute'] === 'qmp_capabilities') send({ return: {}, id: msg['id'] });
+        else reply(msg, send);
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(path, resolve));
+  return {
+    path,
+    received,
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+test('QMP client: replies are matched by id even out of order, errors carry the class', async () => {
+  const held: [Record<string, unknown>, (o: unknown) => void][] = [];
+  const server = await fakeQmp((msg, send) => {
+    held.push([msg, send]);
+    if (held.length === 3) {
+      // Answer in reverse order; the middle one is an error.
+      for (const [m, s] of held.reverse()) {
+        if (m['execute'] === 'bad') s({ error: { class: 'CommandNotFound', desc: 'The command bad has not been found' }, id: m['id'] });
+        else s({ return: { echo: m['execute'] }, id: m['id'] });
+      }
+    }
+  });
+  const qmp = await QmpClient.connect(server.path);
+  try {
+    assert.deepEqual(qmp.version, { micro: 0, minor: 2, major: 7 });
+    const a = qmp.execute<{ echo: string }>('first');
+    const b = qmp.execute('bad');
+    const c = qmp.execute<{ echo: string }>('third');
+    assert.deepEqual(await a, { echo: 'first' });
+    await assert.rejects(b, (e: unknown) => e instanceof QmpCommandError && e.errorClass === 'CommandNotFound');
+    assert.deepEqual(await c, { echo: 'third' });
+  } finally {
+    qmp.close();
+    await server.close();
+  }
+});
+
+test('QMP client: events are recorded and awaitable', async () => {
+  const server = await fakeQmp((msg, send) => {
+    send({ event: 'STOP', data: {}, timestamp: { seconds: 1, microseconds: 2 } });
+    send({ return: {}, id: msg['id'] });
+  });
+  const qmp = await QmpClient.connect(server.path);
+  try {
+    const since = qmp.events.length;
+    await qmp.execute('stop');
+    const ev = await qmp.waitEvent('STOP', { since, timeoutMs: 1000 });
+    assert.equal(ev.event, 'STOP');
+    await assert.rejects(qmp.waitEvent('RESUME', { timeoutMs: 50 }), (e: unknown) => isVmsError(e) && e.code === 'E_TIMEOUT');
+  } finally {
+    qmp.close();
+    await server.close();
+  }
+});
+
+test('QMP client: a silent peer gives E_TIMEOUT naming the command; a vanished one E_IO', async () => {
+  const server = await fakeQmp(() => undefined);
+  const qmp = await QmpClient.connect(server.path);
+  await assert.rejects(qmp.execute('query-status', undefined, { timeoutMs: 50 }), (e: unknown) => isVmsError(e) && e.code === 'E_TIMEOUT' && /query-status/.test(e.message));
+  const pending = qmp.execute('query-migrate', undefined, { timeoutMs: 5000 });
+  await server.close();
+  await assert.rejects(pending, (e: unknown) => isVmsError(e) && e.code === 'E_IO');
+  await assert.rejects(qmp.execute('after-close'), (e: unknown) => isVmsError(e));
+  qmp.close();
+});
+
+test('QMP client: no greeting is a timeout, not a hang', async () => {
+  const server = await fakeQmp(() => undefined, false);
+  try {
+    await assert.rejects(QmpClient.connect(server.path, { timeoutMs: 100 }), (e: unknown) => isVmsError(e) && e.code === 'E_TIMEOUT');
+  } finally {
+    await server.close();
+  }
+});
+
+test('launcher: bad arguments reject with QEMU\'s own message and leave no process', { skip }, async () => {
+  await assert.rejects(launchQemu({ args: ['-M', 'pc', '-device', 'no-such-device-xyz'] }), (e: unknown) => isVmsError(e) && /no-such-device-xyz/.test(e.message));
+});
+
+test('launcher: quit() reaps QEMU and removes its temp dir', { skip }, async () => {
+  const q = await launchQemu({ args: ['-M', 'pc', '-m', '16', '-S'] });
+  assert.match(await q.hmp('info status'), /paused|prelaunch/);
+  await q.quit();
+  assert.throws(() => process.kill(q.pid, 0), (e: unknown) => (e as NodeJS.ErrnoException).code === 'ESRCH');
+  assert.equal(existsSync(q.dir), false);
+});
+
+test('launcher: QEMU dying mid-migration is reported as exited with its status', { skip }, async () => {
+  const q = await launchQemu({ args: ['-M', 'pc', '-m', '16', '-S'] });
+  try {
+    process.kill(q.pid, 'SIGKILL');
+    const outcome = await q.waitMigration({ timeoutMs: 5000 });
+    assert.equal(outcome.status, 'exited');
+  } finally {
+    await q.quit();
   }
 });

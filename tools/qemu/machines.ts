@@ -40,6 +40,8 @@ export interface MachineConfig {
   readonly capabilities: Readonly<Record<string, boolean>>;
   /** A paused guest with fixed inputs: two saves give the same bytes. */
   readonly deterministic: boolean;
+  /** Migration parameters set before `migrate` (e.g. a higher bandwidth cap for big streams). */
+  readonly parameters?: Readonly<Record<string, number>>;
   /** Present for a running guest migrated over several iterations. */
   readonly live?: LivePlan;
 }
@@ -132,6 +134,8 @@ export const BENCH_MACHINE: MachineConfig = {
   args: ['-M', 'pc-i440fx-7.2', '-m', '1024', '-S', ...RTC, ...loader('bench.rand', '0x100000')],
   inputs: [{ name: 'bench.rand', kind: 'random', seed: 512, bytes: 512 * 1024 * 1024 }],
   capabilities: {},
+  // QEMU 7.2 caps migration at 128 MiB/s by default; the file target can take far more.
+  parameters: { 'max-bandwidth': 16 * 1024 * 1024 * 1024 },
   deterministic: true,
 };
 
@@ -155,22 +159,19 @@ export function writeInputs(config: MachineConfig, dir: string): void {
  */
 export function seededBytes(seed: number, n: number): Uint8Array {
   const out = new Uint8Array(n);
-  const words = new Uint32Array(out.buffer, 0, n >>> 2);
+  const littleEndianHost = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
+  const words = littleEndianHost ? new Uint32Array(out.buffer, 0, n >>> 2) : undefined;
   let s = seed >>> 0;
-  const next = (): number => {
+  // Inlined (no closure, no DataView): the 512 MiB benchmark image is 134M iterations.
+  for (let i = 0; i < n; i += 4) {
     s = (s + 0x6d2b79f5) >>> 0;
     let t = s;
     t = Math.imul(t ^ (t >>> 15), t | 1);
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
-  if (new Uint8Array(Uint32Array.of(1).buffer)[0] === 1) {
-    for (let i = 0; i < words.length; i++) words[i] = next();
-  } else {
-    const dv = new DataView(out.buffer);
-    for (let i = 0; i < words.length; i++) dv.setUint32(i * 4, next(), true);
+    const word = (t ^ (t >>> 14)) >>> 0;
+    if (words !== undefined && i + 4 <= n) words[i >>> 2] = word;
+    else for (let k = 0; k < 4 && i + k < n; k++) out[i + k] = (word >>> (8 * k)) & 0xff;
   }
-  for (let i = words.length * 4; i < n; i++) out[i] = next() & 0xff;
   return out;
 }
 

@@ -53,6 +53,7 @@ export async function saveStream(config: MachineConfig, outFile: string, options
     };
     const caps = Object.entries(config.capabilities).map(([capability, state]) => ({ capability, state }));
     if (caps.length > 0) await run('migrate-set-capabilities', { capabilities: caps });
+    if (config.parameters !== undefined) await run('migrate-set-parameters', config.parameters);
 
     const live = config.live;
     if (live !== undefined) {
