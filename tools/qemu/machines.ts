@@ -96,7 +96,7 @@ export const MACHINES: readonly MachineConfig[] = [
   },
   {
     name: 'pc-old',
-    description: 'i440FX 2.2 machine type: no configuration record, no section footers, no vmdesc trailer, no globalstate',
+    description: 'i440FX 2.2 machine type: no configuration record, no section footers, no vmdesc trailer (store-global-state is off, yet a globalstate section is still sent)',
     args: ['-M', 'pc-i440fx-2.2', '-m', '32', '-S', ...RTC],
     inputs: [],
     capabilities: {},
