@@ -6,6 +6,7 @@ import { dumpCommand } from './commands/dump.js';
 import { convertCommand } from './commands/convert.js';
 import { editCommand } from './commands/edit.js';
 import { validateCommand } from './commands/validate.js';
+import { demoCommand } from './commands/demo.js';
 
 const program = new Command();
 program
@@ -18,5 +19,6 @@ program.addCommand(dumpCommand());
 program.addCommand(convertCommand());
 program.addCommand(editCommand());
 program.addCommand(validateCommand());
+program.addCommand(demoCommand());
 
 await program.parseAsync(process.argv);

@@ -47,9 +47,10 @@ export interface IntOptions extends Presence {
   readonly equal?: boolean;
 }
 
-declare const NO_STATE: unique symbol;
-/** Value type of fields that carry no state. */
-export type NoState = typeof NO_STATE;
+/** Value type of fields that carry no state (a brand; no value has it). */
+export interface NoState {
+  readonly __vmstreamNoState: never;
+}
 
 /** How a field is laid out; the interpreter switches on `kind` once, when compiling. */
 export type FieldSpec =
