@@ -63,6 +63,20 @@ export interface ScanOptions {
   readonly rebuild?: boolean;
   /** Largest block length accepted for rebuilding, in bytes. Defaults to 256 MiB. */
   readonly maxRebuildBytes?: number;
+  /** With `rebuild`: called for each XBZRLE record with the page before and after applying it. */
+  readonly onXbzrle?: (record: XbzrleRecord) => void;
+}
+
+export interface XbzrleRecord {
+  readonly block: string;
+  readonly addr: number;
+  /** Stream offset of the delta's first byte. */
+  readonly offset: number;
+  readonly encoded: Uint8Array;
+  /** A copy of the page before the delta. */
+  readonly before: Uint8Array;
+  /** The page after it (a view into the rebuilt RAM: copy it to keep it). */
+  readonly after: Uint8Array;
 }
 
 /** Walks `buf` from the header through the RAM sections; throws VmsError on malformed input. */
@@ -203,7 +217,10 @@ export function scanRam(buf: Uint8Array, options: ScanOptions = {}): RamScan {
         if (len > PAGE_SIZE) throw new VmsError('E_FORMAT', 'XBZRLE length exceeds the page size', { offset: pos - 2, actual: String(len) });
         need(len, 'an XBZRLE delta');
         // Without rebuilding, decode into scratch anyway: it checks the delta's bounds.
-        xbzrleDecode(buf.subarray(pos, pos + len), page ?? new Uint8Array(PAGE_SIZE), { offset: pos, path: ['ram', current.name, addr] });
+        const encoded = buf.subarray(pos, pos + len);
+        const before = page !== undefined && options.onXbzrle !== undefined ? page.slice() : undefined;
+        xbzrleDecode(encoded, page ?? new Uint8Array(PAGE_SIZE), { offset: pos, path: ['ram', current.name, addr] });
+        if (before !== undefined && page !== undefined) options.onXbzrle?.({ block: current.name, addr, offset: pos, encoded, before, after: page });
         pos += len;
         records.xbzrle++;
       } else if (flags & FLAG_COMPRESS_PAGE) {
