@@ -308,7 +308,7 @@ test('our XBZRLE encoder reproduces every delta QEMU wrote, byte for byte', () =
       // QEMU encodes against its cache copy of the page, which is what the destination holds.
       const n = xbzrleEncode(r.before, r.after, out, 4096);
       assert.ok(n > 0, `record at ${r.offset}: our encoder found no change`);
-      assert.deepEqual(out.subarray(0, n), r.encoded, `record at ${r.offset} (${r.block} 0x${r.addr.toString(16)})`);
+      assert.deepEqual(out.slice(0, n), Uint8Array.from(r.encoded), `record at ${r.offset} (${r.block} 0x${r.addr.toString(16)})`);
       checked++;
     },
   });
