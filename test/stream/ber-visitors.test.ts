@@ -202,3 +202,18 @@ test('deep nesting is refused with E_LIMIT, not a stack overflow', () => {
   const d = V.vmstate({ name: 't', version: 2, fields: { a: V.uint8() } });
   assert.throws(() => loadBer(d, bytes), (e: unknown) => isVmsError(e) && (e.code === 'E_BER' || e.code === 'E_LIMIT'));
 });
+
+test('an array of uint8 goes out as one buffer value and loads back element by element', async () => {
+  const d = V.vmstate({ name: 'b', version: 1, fields: { short: V.array(V.uint8(), 3), long: V.array(V.uint8(), 6) } });
+  const bytes = await saveBer(d, { short: [1, 2, 3], long: [10, 11, 12, 13, 14, 15] });
+  const expected = hex(`
+    30 80 80 01 62 81 01 01 a2 80
+      30 80 80 05 73686f7274 a1 80 af 80                              -- short: Field, [1], array [15] (all indefinite)
+        85 01 01 85 01 02 85 01 03 00 00 00 00 00 00                 -- three uint8 [5], then the three ends
+      30 10 80 04 6c6f6e67 a1 08 89 06 0a 0b 0c 0d 0e 0f              -- long: buffer [9] of 6 bytes
+    00 00 00 00`.replace(/--[^\n]*/g, ''));
+  assert.deepEqual(bytes, expected);
+  assert.deepEqual(loadBer(d, bytes), { short: [1, 2, 3], long: [10, 11, 12, 13, 14, 15] });
+  const wrongLength = V.vmstate({ name: 'b', version: 1, fields: { short: V.array(V.uint8(), 3), long: V.array(V.uint8(), 7) } });
+  assert.throws(() => loadBer(wrongLength, bytes), (e: unknown) => isVmsError(e) && e.code === 'E_BER');
+});

@@ -42,7 +42,9 @@ const UTF8 = new TextDecoder('utf-8', { fatal: true });
 type Frame =
   | { kind: 'struct'; phase: 0 | 1 | 2 | 3; subsection: boolean; absorbed: boolean; wrappers: number }
   | { kind: 'values'; wrappers: number; expected: number; count: number; list: boolean }
-  | { kind: 'tree'; wrappers: number; nodeOpen: boolean; part: 0 | 1 | 2 };
+  | { kind: 'tree'; wrappers: number; nodeOpen: boolean; part: 0 | 1 | 2 }
+  /** An array of uint8 carried as one buffer value: its bytes, served one uint8() at a time. */
+  | { kind: 'bytes'; wrappers: number; data: Uint8Array; pos: number };
 
 export class BerInputVisitor implements InputVisitor {
   private readonly r: ChannelReader;
@@ -124,11 +126,28 @@ export class BerInputVisitor implements InputVisitor {
   }
 
   startArray(name: string, length: number): void {
-    const wrappers = this.openConstructedValue(name, ValueTag.array);
+    const wrappers = this.openWrappers(name);
+    if (this.peekIs(TagClass.Context, ValueTag.buffer)) {
+      const at = this.r.offset;
+      const data = this.prim(ctxTag(ValueTag.buffer), `${name} (an array of uint8 as a buffer)`, length).slice();
+      if (data.length !== length) {
+        throw new VmsError('E_BER', `${name}: array carried as a buffer has the wrong length`, { offset: at, expected: `${length} bytes`, actual: `${data.length} bytes` });
+      }
+      this.frames.push({ kind: 'bytes', wrappers, data, pos: 0 });
+      return;
+    }
+    this.enter(ctxTag(ValueTag.array), `${name} (array [${ValueTag.array}])`);
     this.frames.push({ kind: 'values', wrappers, expected: length, count: 0, list: false });
   }
 
   endArray(): void {
+    const top = this.top();
+    if (top?.kind === 'bytes') {
+      this.frames.pop();
+      if (top.pos !== top.data.length) throw usage('endArray before every byte of the array was read');
+      this.closeWrappers(top.wrappers);
+      return;
+    }
     const f = this.pop('values', 'endArray');
     if (!this.atEnd()) {
       throw this.error('E_BER', 'array has more elements than the description reads', 'the end of the array', `element ${f.count}`);
@@ -232,6 +251,11 @@ export class BerInputVisitor implements InputVisitor {
     return this.big(name, ValueTag.int64);
   }
   uint8(name: string): number {
+    const top = this.top();
+    if (top?.kind === 'bytes') {
+      if (top.pos >= top.data.length) throw usage('more uint8 reads than the array has');
+      return top.data[top.pos++]!;
+    }
     return this.int(name, ValueTag.uint8, 0, 0xff);
   }
   uint16(name: string): number {
@@ -348,6 +372,9 @@ export class BerInputVisitor implements InputVisitor {
       }
       this.enter(ctxTag(1), `Field ${name} value`);
       return 2;
+    }
+    if (top.kind === 'bytes') {
+      throw this.error('E_BER', `${name}: an array carried as a buffer holds only uint8 elements`, 'an array [15] of Values', 'buffer [9]');
     }
     if (top.kind === 'tree') {
       if (!top.nodeOpen || top.part === 2) throw usage('tree key or value outside a node');

@@ -16,6 +16,7 @@
  * A subsection's body may come as its own startStruct/endStruct (as VMState saves it) or as
  * bare fields (as the vmdesc-driven decoder emits it); both give the same Subsection.
  * Buffers are copied to the channel: callers often pass views that change after the call.
+ * An array of uint8 (4 elements or more) is written as one `buffer` value, its bytes in order.
  */
 import { VmsError } from '../../errors.js';
 import type { OutputVisitor, StructInfo } from '../visitor.js';
@@ -55,6 +56,14 @@ export const StructTag = { name: 0, version: 1, fields: 2, subsections: 3, exten
 /** Context tags [0]..[30], precomputed. */
 export const ctx: readonly BerTag[] = Array.from({ length: 31 }, (_, n) => berTag(TagClass.Context, n));
 
+/**
+ * Arrays of this many uint8 elements or more go out as one `buffer` value (three bytes per
+ * element become one); readers accept a buffer wherever an array of uint8 is read.
+ */
+const MIN_BYTE_ARRAY = 4;
+/** Larger arrays are written element by element, so holding one back never costs more than this. */
+const MAX_BYTE_ARRAY = 1 << 20;
+
 /** Names are encoded once and reused (field names repeat across array elements and sections). */
 const NAME_CACHE_LIMIT = 4096;
 
@@ -85,6 +94,8 @@ export class BerOutputVisitor implements OutputVisitor {
   private readonly contents = new Uint8Array(16);
   private readonly names = new Map<string, Uint8Array>();
   private readonly topTag: BerTag;
+  /** An array of uint8 so far, not yet written (see startArray). */
+  private held: { name: string; length: number; bytes: Uint8Array; count: number } | undefined;
 
   constructor(
     readonly ber: BerWriter,
@@ -105,6 +116,7 @@ export class BerOutputVisitor implements OutputVisitor {
   // ---- structure ----------------------------------------------------------------------------
 
   startStruct(name: string, info: StructInfo): void {
+    this.release();
     const top = this.frames[this.frames.length - 1];
     if (top?.kind === 'struct' && top.subsection && top.phase === 0 && !top.absorbed) {
       // The subsection's body (VMState saves it as a struct): its header is already written.
@@ -119,6 +131,7 @@ export class BerOutputVisitor implements OutputVisitor {
   }
 
   endStruct(): void {
+    this.release();
     const f = this.pop('struct', 'endStruct');
     if (f.subsection && f.absorbed) {
       this.closeLists(f);
@@ -133,11 +146,28 @@ export class BerOutputVisitor implements OutputVisitor {
   }
 
   startArray(name: string, length: number): void {
+    this.release();
+    if (length >= MIN_BYTE_ARRAY && length <= MAX_BYTE_ARRAY) {
+      // Held back: if every element is a uint8, the array goes out as one buffer value.
+      this.held = { name, length, bytes: new Uint8Array(length), count: 0 };
+      return;
+    }
+    this.openArray(name, length);
+  }
+
+  private openArray(name: string, length: number): void {
     const wrappers = this.openValue(name, ValueTag.array);
     this.frames.push({ kind: 'values', wrappers, expected: length, count: 0, list: false });
   }
 
   endArray(): void {
+    const h = this.held;
+    if (h !== undefined && h.count === h.length) {
+      this.held = undefined;
+      this.primitive(h.name, ValueTag.buffer, h.bytes);
+      return;
+    }
+    this.release();
     const f = this.pop('values', 'endArray');
     if (f.count !== f.expected) {
       throw new VmsError('E_USAGE', 'array element count differs from its announced length', {
@@ -151,28 +181,33 @@ export class BerOutputVisitor implements OutputVisitor {
   }
 
   startList(name: string): void {
+    this.release();
     const wrappers = this.openValue(name, ValueTag.list);
     this.frames.push({ kind: 'values', wrappers, expected: -1, count: 0, list: true });
   }
 
   listElement(): void {
+    this.release();
     const top = this.frames[this.frames.length - 1];
     if (top?.kind !== 'values' || !top.list) throw usage('listElement outside a list');
   }
 
   endList(): void {
+    this.release();
     const f = this.pop('values', 'endList');
     this.ber.end();
     this.closeWrappers(f.wrappers);
   }
 
   startTree(name: string, _nodeCount: number): void {
+    this.release();
     // The node count is implicit: it is the number of TreeNodes.
     const wrappers = this.openValue(name, ValueTag.tree);
     this.frames.push({ kind: 'tree', wrappers, nodeOpen: false, part: 2 });
   }
 
   treeNode(): void {
+    this.release();
     const top = this.frames[this.frames.length - 1];
     if (top?.kind !== 'tree') throw usage('treeNode outside a tree');
     if (top.nodeOpen) this.ber.end();
@@ -182,6 +217,7 @@ export class BerOutputVisitor implements OutputVisitor {
   }
 
   endTree(): void {
+    this.release();
     const f = this.pop('tree', 'endTree');
     if (f.nodeOpen) this.ber.end();
     this.ber.end();
@@ -189,6 +225,7 @@ export class BerOutputVisitor implements OutputVisitor {
   }
 
   startSubsection(name: string, version: number): void {
+    this.release();
     const top = this.frames[this.frames.length - 1];
     if (top?.kind !== 'struct') throw usage('startSubsection outside a struct');
     if (top.phase < 2) {
@@ -206,6 +243,7 @@ export class BerOutputVisitor implements OutputVisitor {
   }
 
   endSubsection(): void {
+    this.release();
     const f = this.pop('struct', 'endSubsection');
     if (!f.subsection || f.absorbed) throw usage('endSubsection without a matching startSubsection');
     this.closeLists(f);
@@ -215,41 +253,57 @@ export class BerOutputVisitor implements OutputVisitor {
   // ---- values -------------------------------------------------------------------------------
 
   bool(name: string, v: boolean): void {
+    this.release();
     const c = this.contents;
     c[0] = v ? 0xff : 0x00;
     this.primitive(name, ValueTag.bool, c.subarray(0, 1));
   }
   int8(name: string, v: number): void {
+    this.release();
     this.int(name, ValueTag.int8, v, -0x80, 0x7f);
   }
   int16(name: string, v: number): void {
+    this.release();
     this.int(name, ValueTag.int16, v, -0x8000, 0x7fff);
   }
   int32(name: string, v: number): void {
+    this.release();
     this.int(name, ValueTag.int32, v, -0x80000000, 0x7fffffff);
   }
   int64(name: string, v: bigint): void {
+    this.release();
     this.big(name, ValueTag.int64, BigInt.asIntN(64, v), v);
   }
   uint8(name: string, v: number): void {
+    const h = this.held;
+    if (h !== undefined && h.count < h.length && Number.isInteger(v) && v >= 0 && v <= 0xff) {
+      h.bytes[h.count++] = v;
+      return;
+    }
+    this.release();
     this.int(name, ValueTag.uint8, v, 0, 0xff);
   }
   uint16(name: string, v: number): void {
+    this.release();
     this.int(name, ValueTag.uint16, v, 0, 0xffff);
   }
   uint32(name: string, v: number): void {
+    this.release();
     this.int(name, ValueTag.uint32, v, 0, 0xffffffff);
   }
   /** Carried as the signed 64-bit integer with the same bits (the schema's rule for asn1c). */
   uint64(name: string, v: bigint): void {
+    this.release();
     this.big(name, ValueTag.uint64, BigInt.asIntN(64, v), BigInt.asUintN(64, v));
   }
 
   buffer(name: string, bytes: Uint8Array): void {
+    this.release();
     this.primitive(name, ValueTag.buffer, bytes);
   }
 
   string(name: string, s: string): void {
+    this.release();
     if (s.length > 255) {
       throw new VmsError('E_LIMIT', `string ${name} is too long for a counted string`, {
         offset: this.offset,
@@ -273,16 +327,19 @@ export class BerOutputVisitor implements OutputVisitor {
   }
 
   unused(name: string, size: number): void {
+    this.release();
     if (!Number.isSafeInteger(size) || size < 0) throw usage(`unused size must be a non-negative integer, not ${size}`);
     this.primitiveHeader(name, ValueTag.unused, size);
     this.ber.out.zeros(size);
   }
 
   nullPointer(name: string): void {
+    this.release();
     this.primitive(name, ValueTag.nullPointer, this.contents.subarray(0, 0));
   }
 
   opaque(name: string, type: string, bytes: Uint8Array): void {
+    this.release();
     const t = this.nameBytes(type);
     const typeTlv = 1 + lengthSize(t.length) + t.length;
     const bytesTlv = 1 + lengthSize(bytes.length) + bytes.length;
@@ -297,6 +354,15 @@ export class BerOutputVisitor implements OutputVisitor {
   }
 
   // ---- internals ----------------------------------------------------------------------------
+
+  /** Writes a held-back array the ordinary way: its header, then the uint8 elements so far. */
+  private release(): void {
+    const h = this.held;
+    if (h === undefined) return;
+    this.held = undefined;
+    this.openArray(h.name, h.length);
+    for (let i = 0; i < h.count; i++) this.int(h.name, ValueTag.uint8, h.bytes[i]!, 0, 0xff);
+  }
 
   private int(name: string, tag: number, v: number, min: number, max: number): void {
     if (!Number.isInteger(v) || v < min || v > max) {
