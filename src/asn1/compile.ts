@@ -119,6 +119,27 @@ export function compileModules(asts: readonly ModuleAst[], options: CompileOptio
   /** Defs whose components are still being compiled (COMPONENTS OF one of them is circular). */
   const building = new Set<TypeDef>();
   const pending: PendingCheck[] = [];
+  /**
+   * Component lists and OF elements are compiled from a queue, not by recursion, so a chain of thousands
+   * of types referring to the next one does not exhaust the stack. Code that needs a body now (COMPONENTS
+   * OF, selection types, CHOICE values) calls ensureBody first.
+   */
+  const bodies = new Map<TypeDef, () => void>();
+  const bodyQueue: TypeDef[] = [];
+  const deferBody = (def: TypeDef, fill: () => void): void => {
+    bodies.set(def, fill);
+    bodyQueue.push(def);
+  };
+  const ensureBody = (def: TypeDef): void => {
+    const fill = bodies.get(def);
+    if (fill === undefined) return;
+    bodies.delete(def);
+    fill();
+  };
+  const drainBodies = (): void => {
+    for (let k = 0; k < bodyQueue.length; k++) ensureBody(bodyQueue[k]!);
+    bodyQueue.length = 0;
+  };
 
   function report(code: Asn1DiagnosticCode, message: string, at: Span, mod: ModuleInfo | ModuleAst, severity: Severity = 'error'): void {
     const file = 'ast' in mod ? mod.ast.file : mod.file;
@@ -361,9 +382,11 @@ export function compileModules(asts: readonly ModuleAst[], options: CompileOptio
         const def = newDef(ast.kind);
         const t = constrain(makeType(name, ctx, def, ast.kind === 'CHOICE' ? [] : universal(ast.kind)), ast, ctx);
         onCreate?.(t);
-        building.add(def);
-        compileComponents(ast.items, def, ctx, name, ast.span);
-        building.delete(def);
+        deferBody(def, () => {
+          building.add(def);
+          compileComponents(ast.items, def, ctx, name, ast.span);
+          building.delete(def);
+        });
         return t;
       }
       case 'SEQUENCE OF':
@@ -374,7 +397,9 @@ export function compileModules(asts: readonly ModuleAst[], options: CompileOptio
         if (ast.ofConstraint !== undefined) t = applyConstraint(t, ast.ofConstraint, ctx);
         t = constrain(t, ast, ctx);
         onCreate?.(t);
-        def.element = compileType(ast.element, ctx, `${name}.${ast.elementName ?? '[]'}`);
+        deferBody(def, () => {
+          def.element = compileType(ast.element, ctx, `${name}.${ast.elementName ?? '[]'}`);
+        });
         return t;
       }
       case 'ANY': {
@@ -388,6 +413,7 @@ export function compileModules(asts: readonly ModuleAst[], options: CompileOptio
         return constrain(compileClassField(ast.className, ast.field, ast.span, ctx, name), ast, ctx);
       case 'selection': {
         const choice = compileType(ast.type, ctx, name);
+        ensureBody(choice.def);
         const alt = choice.kind === 'CHOICE' ? choice.def.components.find((c) => c.name === ast.alternative) : undefined;
         if (alt === undefined) {
           report('ASN1_UNKNOWN_REFERENCE', `selection ${ast.alternative} < ... needs a CHOICE with alternative ${ast.alternative}`, ast.span, ctx.mod);
@@ -604,6 +630,7 @@ export function compileModules(asts: readonly ModuleAst[], options: CompileOptio
         }
         case 'componentsOf': {
           const t = compileType(item.type, ctx, `${parent}.COMPONENTS-OF`);
+          ensureBody(t.def);
           const want = def.kind === 'SET' ? 'SET' : 'SEQUENCE';
           if (t.kind !== want) {
             report('ASN1_BAD_VALUE', `COMPONENTS OF in a ${want} needs a ${want} type, found ${t.kind}`, item.span, ctx.mod);
@@ -770,6 +797,7 @@ export function compileModules(asts: readonly ModuleAst[], options: CompileOptio
         return { kind: 'octets', bytes: hexToBytes(v.text) };
       }
       case 'choice': {
+        if (type !== undefined) ensureBody(type.def);
         const alt = type?.kind === 'CHOICE' ? type.def.components.find((c) => c.name === v.alternative) : undefined;
         if (type?.kind === 'CHOICE' && alt === undefined) {
           report('ASN1_BAD_VALUE', `${type.name} has no alternative ${v.alternative}`, v.span, ctx.mod);
@@ -888,6 +916,7 @@ export function compileModules(asts: readonly ModuleAst[], options: CompileOptio
       if (asn.params.length > 0) continue; // compiled where instantiated
       if (asn.kind === 'type') compileNamedType(info, asn, asn.span, rootCtx(info));
       else if (asn.kind === 'value') compileNamedValue(info, asn, asn.span, rootCtx(info));
+      drainBodies();
     }
   }
   checkTypeDefinitions(pending);
