@@ -48,7 +48,10 @@ export function indefiniteTlvSize(tag: BerTag, contentLength: number): number {
   return tag.bytes.length + 1 + contentLength + 2;
 }
 
-/** Bytes of headers and small contents are assembled here, then copied to the channel in one put. */
+/**
+ * Bytes of headers and small contents are assembled here, then copied to the channel in one
+ * put (always `bytesCopy`: the scratch is reused at once, so it must never go out by reference).
+ */
 const SCRATCH_SIZE = 64;
 
 export class BerWriter {
@@ -74,7 +77,7 @@ export class BerWriter {
     }
     const s = this.scratch;
     const at = this.putHeader(s, tag, constructed, length);
-    this.out.bytes(s.subarray(0, at));
+    this.out.bytesCopy(s.subarray(0, at));
     return this;
   }
 
@@ -133,7 +136,7 @@ export class BerWriter {
     const s = this.scratch;
     let at = this.putHeader(s, tag, false, 1);
     s[at++] = v ? 0xff : 0x00;
-    this.out.bytes(s.subarray(0, at));
+    this.out.bytesCopy(s.subarray(0, at));
     return this;
   }
 
@@ -152,7 +155,7 @@ export class BerWriter {
     }
     const s = this.scratch;
     const at = this.putHeader(s, tag, false, n);
-    this.out.bytes(s.subarray(0, putInteger(s, at, v, n)));
+    this.out.bytesCopy(s.subarray(0, putInteger(s, at, v, n)));
     return this;
   }
 
@@ -174,7 +177,7 @@ export class BerWriter {
     const s = this.scratch;
     let at = this.putHeader(s, tag, false, bytes.length + 1);
     s[at++] = unusedBits;
-    this.out.bytes(s.subarray(0, at));
+    this.out.bytesCopy(s.subarray(0, at));
     this.out.bytes(bytes);
     return this;
   }
@@ -212,9 +215,9 @@ export class BerWriter {
     if (n <= SCRATCH_SIZE - at) {
       // Small contents: one put for header and contents.
       s.set(contents, at);
-      this.out.bytes(s.subarray(0, at + n));
+      this.out.bytesCopy(s.subarray(0, at + n));
     } else {
-      this.out.bytes(s.subarray(0, at));
+      this.out.bytesCopy(s.subarray(0, at));
       this.out.bytes(contents);
     }
     return this;

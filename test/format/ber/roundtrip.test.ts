@@ -140,3 +140,13 @@ test('openssl asn1parse agrees on offsets, depths, header and contents lengths',
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('headers are copied even when the channel sends tiny runs by reference', async () => {
+  const { MemorySink } = await import('../../../src/channel/index.js');
+  const sink = new MemorySink();
+  const out = new ChannelWriter(sink, { zeroCopyThreshold: 1 });
+  const w = new BerWriter(out);
+  w.startIndefinite(berTag(TagClass.Universal, 16)).integer(1).integer(300).boolean(true).end();
+  await out.close();
+  assert.equal(hex(sink.bytes()), '3080' + '020101' + '0202012c' + '0101ff' + '0000');
+});
