@@ -67,6 +67,13 @@ function installExitHook(): void {
   process.on('exit', () => {
     for (const child of live) child.kill('SIGKILL');
   });
+  // A signal skips 'exit': kill the children, then die of the same signal as before.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      for (const child of live) child.kill('SIGKILL');
+      process.kill(process.pid, signal);
+    });
+  }
 }
 
 const FINAL_STATES = new Set(['completed', 'failed', 'cancelled']);
