@@ -176,19 +176,26 @@ export function createScanner(text: string, onError: ScanErrorSink): Scanner {
     }
   }
 
-  function next(): Token {
-    skipTrivia();
-    const start = pos;
-    const startLine = line;
-    const startLineStart = lineStart;
-    const make = (kind: TokKind, value?: string): Token => ({
+  // Where the token being scanned starts; kept outside next() so make() is not a fresh closure per token.
+  let start = 0;
+  let startLine = 1;
+  let startLineStart = 0;
+  function make(kind: TokKind, value?: string): Token {
+    return {
       kind,
       text: value ?? text.slice(start, pos),
       offset: start,
       length: pos - start,
       line: startLine,
       column: start - startLineStart + 1,
-    });
+    };
+  }
+
+  function next(): Token {
+    skipTrivia();
+    start = pos;
+    startLine = line;
+    startLineStart = lineStart;
     if (pos >= len) return make(Tok.EOF);
     const c = text.charCodeAt(pos);
 
