@@ -30,63 +30,79 @@ export function decodeDevice(
   limits: DeviceDecodeLimits,
 ): void {
   const d = new DeviceWalker(r, v, limits);
-  const path: PathElement[] = [idstr];
+  d.stack.push(idstr);
   try {
     v?.startStruct(idstr, { vmsdName: dev.vmsd_name ?? idstr, version: dev.version ?? 0 });
     if (dev.vmsd_name === undefined && dev.size !== undefined && dev.fields === undefined) {
       // An old-style section with no field list: one blob.
-      d.blob('data', 'buffer', dev.size, path);
+      d.stack.push('data');
+      d.blob('data', 'buffer', dev.size);
+      d.stack.pop();
     } else {
-      d.fields(dev.fields ?? [], path);
-      d.subsections(dev.vmsd_name ?? idstr, dev.subsections ?? [], path);
+      d.fields(dev.fields ?? []);
+      d.subsections(dev.vmsd_name ?? idstr, dev.subsections ?? []);
     }
     v?.endStruct();
   } catch (e) {
-    if (isVmsError(e) && e.path.length === 0) throw e.within(...d.where);
+    // Errors from the channel (truncation) carry no path: give them the field's.
+    if (isVmsError(e) && e.path.length === 0) throw e.within(...d.stack);
     throw e;
   }
 }
 
 class DeviceWalker {
-  /** Path of the value being read, for errors that come from the channel. */
-  where: readonly PathElement[] = [];
+  /** Path of the value being read (mutable; copied only into errors). */
+  readonly stack: PathElement[] = [];
   constructor(
     private readonly r: ChannelReader,
     private readonly v: OutputVisitor | undefined,
     private readonly limits: DeviceDecodeLimits,
   ) {}
 
-  fields(fields: readonly VmdescField[], path: readonly PathElement[]): void {
+  fields(fields: readonly VmdescField[]): void {
+    const st = this.stack;
     for (let i = 0; i < fields.length; i++) {
       const f = fields[i]!;
+      st.push(f.name);
       if (f.array_len !== undefined) {
-        this.checkSize(f.size * f.array_len, [...path, f.name]);
+        this.checkSize(f.size * f.array_len);
         this.v?.startArray(f.name, f.array_len);
-        for (let k = 0; k < f.array_len; k++) this.element(f, [...path, f.name, k]);
+        st.push(0);
+        for (let k = 0; k < f.array_len; k++) {
+          st[st.length - 1] = k;
+          this.element(f);
+        }
+        st.pop();
         this.v?.endArray();
       } else if (f.index === 0 && fields[i + 1]?.name === f.name && fields[i + 1]?.index === 1) {
         // Non-compressible array: each element described, with "index" 0, 1, 2...
         let n = 1;
         while (fields[i + n]?.name === f.name && fields[i + n]?.index === n) n++;
         this.v?.startArray(f.name, n);
-        for (let k = 0; k < n; k++) this.element(fields[i + k]!, [...path, f.name, k]);
+        st.push(0);
+        for (let k = 0; k < n; k++) {
+          st[st.length - 1] = k;
+          this.element(fields[i + k]!);
+        }
+        st.pop();
         this.v?.endArray();
         i += n - 1;
       } else {
-        this.element(f, [...path, f.name]);
+        this.element(f);
       }
+      st.pop();
     }
   }
 
-  subsections(parent: string, subs: readonly VmdescStruct[], path: readonly PathElement[]): void {
+  subsections(parent: string, subs: readonly VmdescStruct[]): void {
     for (const s of subs) {
       const at = this.r.offset;
-      this.where = [...path, s.vmsd_name];
+      this.stack.push(s.vmsd_name);
       const type = this.r.u8();
       if (type !== SectionType.SUBSECTION) {
         throw new VmsError('E_FORMAT', `subsection ${s.vmsd_name} missing`, {
           offset: at,
-          path: this.where,
+          path: this.stack.slice(),
           expected: '0x05 (QEMU_VM_SUBSECTION)',
           actual: hexByte(type),
         });
@@ -96,7 +112,7 @@ class DeviceWalker {
       if (name !== s.vmsd_name || !name.startsWith(parent)) {
         throw new VmsError('E_FORMAT', 'subsection name differs from the vmdesc', {
           offset: at + 1,
-          path: this.where,
+          path: this.stack.slice(),
           expected: JSON.stringify(s.vmsd_name),
           actual: JSON.stringify(name),
         });
@@ -104,20 +120,20 @@ class DeviceWalker {
       if (version !== s.version) {
         throw new VmsError('E_MISMATCH', 'subsection version differs from the vmdesc', {
           offset: at + 2 + name.length,
-          path: this.where,
+          path: this.stack.slice(),
           expected: String(s.version),
           actual: String(version),
         });
       }
       this.v?.startSubsection(name, version);
-      this.fields(s.fields ?? [], [...path, name]);
-      this.subsections(name, s.subsections ?? [], [...path, name]);
+      this.fields(s.fields ?? []);
+      this.subsections(name, s.subsections ?? []);
       this.v?.endSubsection();
+      this.stack.pop();
     }
   }
 
-  private element(f: VmdescField, path: readonly PathElement[]): void {
-    this.where = path;
+  private element(f: VmdescField): void {
     const name = f.name;
     const v = this.v;
     const r = this.r;
@@ -126,10 +142,10 @@ class DeviceWalker {
         const s = f.struct!;
         const start = r.offset;
         v?.startStruct(name, { vmsdName: s.vmsd_name, version: s.version });
-        this.fields(s.fields ?? [], path);
-        this.subsections(s.vmsd_name, s.subsections ?? [], path);
+        this.fields(s.fields ?? []);
+        this.subsections(s.vmsd_name, s.subsections ?? []);
         v?.endStruct();
-        this.checkConsumed(start, f.size, path);
+        this.checkConsumed(start, f.size);
         return;
       }
       case 'tmp':
@@ -137,17 +153,17 @@ class DeviceWalker {
         if (f.fields !== undefined) {
           const start = r.offset;
           v?.startStruct(name, { vmsdName: f.vmsd_name ?? name, version: f.version ?? 0 });
-          this.fields(f.fields, path);
-          this.subsections(f.vmsd_name ?? name, f.subsections ?? [], path);
+          this.fields(f.fields);
+          this.subsections(f.vmsd_name ?? name, f.subsections ?? []);
           v?.endStruct();
-          this.checkConsumed(start, f.size, path);
+          this.checkConsumed(start, f.size);
           return;
         }
         break;
       default:
         if (this.primitive(f)) return;
     }
-    this.blob(name, f.type, f.size, path);
+    this.blob(name, f.type, f.size);
   }
 
   /** Reads a primitive whose wire size matches its type; false if the type is not one of ours. */
@@ -231,12 +247,12 @@ class DeviceWalker {
         return true;
       case 'buffer':
       case 'pci config':
-        this.checkSize(f.size, this.where);
+        this.checkSize(f.size);
         if (v === undefined) r.skipBuffered(f.size);
         else v.buffer(name, r.bytesView(f.size));
         return true;
       case 'unused_buffer':
-        this.checkSize(f.size, this.where);
+        this.checkSize(f.size);
         if (v === undefined) r.skipBuffered(f.size);
         else {
           // QEMU writes zeros; other bytes are kept exactly, as opaque, so rewrites stay identical.
@@ -260,27 +276,26 @@ class DeviceWalker {
   }
 
   /** Bytes kept whole, of their described size (types we do not decode). */
-  blob(name: string, type: string, size: number, path: readonly PathElement[]): void {
-    this.where = path;
-    this.checkSize(size, path);
+  blob(name: string, type: string, size: number): void {
+    this.checkSize(size);
     if (this.v === undefined) this.r.skipBuffered(size);
     else if (type === 'buffer') this.v.buffer(name, this.r.bytesView(size));
     else this.v.opaque(name, type, this.r.bytesView(size));
   }
 
-  private checkSize(size: number, path: readonly PathElement[]): void {
+  private checkSize(size: number): void {
     const at = this.r.offset;
     if (size > this.limits.maxFieldBytes) {
       throw new VmsError('E_LIMIT', `vmdesc field of ${size} bytes exceeds the limit`, {
         offset: at,
-        path,
+        path: this.stack.slice(),
         expected: `at most ${this.limits.maxFieldBytes} bytes`,
       });
     }
     if (at + size > this.limits.streamEnd) {
       throw new VmsError('E_TRUNCATED', 'stream ends inside a field the vmdesc describes', {
         offset: at,
-        path,
+        path: this.stack.slice(),
         expected: `${size} bytes`,
         actual: `${this.limits.streamEnd - at} left in the stream`,
       });
@@ -288,12 +303,12 @@ class DeviceWalker {
   }
 
   /** A struct's described size (subsections included) must match what its fields consumed. */
-  private checkConsumed(start: number, size: number, path: readonly PathElement[]): void {
+  private checkConsumed(start: number, size: number): void {
     const used = this.r.offset - start;
     if (used !== size) {
       throw new VmsError('E_FORMAT', 'struct size differs from the vmdesc', {
         offset: start,
-        path,
+        path: this.stack.slice(),
         expected: `${size} bytes`,
         actual: `${used} bytes read`,
       });

@@ -462,7 +462,12 @@ class StreamParser {
       throw new VmsError('E_TRUNCATED', 'stream ends inside the vmdesc trailer', { offset: r.offset, path: ['vmdesc'], expected: `${len} bytes` });
     }
     const json = r.bytesView(len);
-    const vmdesc = parseVmdesc(json, at + 5);
+    // The trailer found up front is these very bytes (same place, same length): parsed already.
+    const known = this.knownTrailer;
+    const vmdesc =
+      known !== undefined && known.offset === at && known.length === len && this.vmdesc !== undefined && !this.vmdescFromOption
+        ? this.vmdesc
+        : parseVmdesc(json, at + 5);
     this.sawTrailer = true;
     if (this.vmdesc === undefined) this.useVmdesc(vmdesc);
     await this.v.trailer?.({ json, vmdesc, offset: at });

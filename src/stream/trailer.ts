@@ -5,7 +5,7 @@
  * stream; the caller still parses and checks the JSON.
  */
 
-const OPENING = new TextEncoder().encode('{"page_size"');
+const OPENING = Buffer.from('{"page_size"', 'latin1');
 
 export interface TrailerLocation {
   /** Stream offset of the 0x06 byte. */
@@ -21,20 +21,14 @@ export interface TrailerLocation {
  */
 export function locateTrailer(tail: Uint8Array, tailOffset: number): TrailerLocation | undefined {
   const end = tail.length;
+  const hay = Buffer.from(tail.buffer, tail.byteOffset, tail.byteLength);
   // Earliest candidates first: JSON text may itself contain the opening, but only the real
   // one has a length that reaches the end, so the first consistent match is the trailer.
-  let p = tail.indexOf(OPENING[0]!, 6);
-  while (p >= 6 && p + OPENING.length <= end) {
-    if (matchesOpening(tail, p) && tail[p - 5] === 0x06 && tail[p - 6] === 0x00) {
+  for (let p = hay.indexOf(OPENING, 6); p >= 6; p = hay.indexOf(OPENING, p + 1)) {
+    if (tail[p - 5] === 0x06 && tail[p - 6] === 0x00) {
       const len = ((tail[p - 4]! << 24) >>> 0) + (tail[p - 3]! << 16) + (tail[p - 2]! << 8) + tail[p - 1]!;
       if (p + len === end) return { offset: tailOffset + p - 5, jsonOffset: tailOffset + p, length: len };
     }
-    p = tail.indexOf(OPENING[0]!, p + 1);
   }
   return undefined;
-}
-
-function matchesOpening(b: Uint8Array, at: number): boolean {
-  for (let i = 0; i < OPENING.length; i++) if (b[at + i] !== OPENING[i]) return false;
-  return true;
 }

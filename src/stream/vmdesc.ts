@@ -72,67 +72,78 @@ export function parseVmdesc(json: Uint8Array, offset?: number): Vmdesc {
       actual: e instanceof Error ? e.message : String(e),
     });
   }
-  const fail = (path: readonly PathElement[], expected: string, actual: unknown): never => {
+  // One mutable path, copied only when something is wrong (vmdescs have thousands of fields).
+  const path: PathElement[] = [];
+  const fail = (expected: string, actual: unknown, last?: PathElement): never => {
     throw new VmsError('E_FORMAT', 'vmdesc trailer has an unexpected shape', {
       offset,
-      path: ['vmdesc', ...path],
+      path: ['vmdesc', ...path, ...(last !== undefined ? [last] : [])],
       expected,
       actual: JSON.stringify(actual)?.slice(0, 60) ?? String(actual),
     });
   };
-  const obj = (v: unknown, path: readonly PathElement[]): Record<string, unknown> =>
-    typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : fail(path, 'an object', v);
-  const str = (o: Record<string, unknown>, k: string, path: readonly PathElement[]): void => {
-    if (typeof o[k] !== 'string') fail([...path, k], 'a string', o[k]);
+  const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+  const str = (o: Record<string, unknown>, k: string): void => {
+    if (typeof o[k] !== 'string') fail('a string', o[k], k);
   };
-  const int = (o: Record<string, unknown>, k: string, path: readonly PathElement[], optional = false): void => {
+  const int = (o: Record<string, unknown>, k: string, optional = false): void => {
     const v = o[k];
     if (optional && v === undefined) return;
-    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) fail([...path, k], 'a non-negative integer', v);
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) fail('a non-negative integer', v, k);
   };
-  const checkStruct = (v: unknown, path: readonly PathElement[], depth: number): void => {
-    if (depth > MAX_DEPTH) fail(path, `nesting of at most ${MAX_DEPTH}`, 'deeper');
-    const o = obj(v, path);
-    str(o, 'vmsd_name', path);
-    int(o, 'version', path);
-    checkMembers(o, path, depth);
-  };
-  const checkMembers = (o: Record<string, unknown>, path: readonly PathElement[], depth: number): void => {
-    if (o.fields !== undefined) {
-      if (!Array.isArray(o.fields)) fail([...path, 'fields'], 'an array', o.fields);
-      (o.fields as unknown[]).forEach((f, i) => checkField(f, [...path, 'fields', i], depth + 1));
+  const list = (o: Record<string, unknown>, k: string, each: (v: unknown) => void): void => {
+    const a = o[k];
+    if (a === undefined) return;
+    if (!Array.isArray(a)) return fail('an array', a, k);
+    path.push(k, 0);
+    for (let i = 0; i < a.length; i++) {
+      path[path.length - 1] = i;
+      each(a[i]);
     }
-    if (o.subsections !== undefined) {
-      if (!Array.isArray(o.subsections)) fail([...path, 'subsections'], 'an array', o.subsections);
-      (o.subsections as unknown[]).forEach((s, i) => checkStruct(s, [...path, 'subsections', i], depth + 1));
+    path.length -= 2;
+  };
+  const checkStruct = (v: unknown): void => {
+    if (path.length > MAX_DEPTH * 3) fail(`nesting of at most ${MAX_DEPTH}`, 'deeper');
+    if (!isObj(v)) return fail('an object', v);
+    str(v, 'vmsd_name');
+    int(v, 'version');
+    checkMembers(v);
+  };
+  const checkMembers = (o: Record<string, unknown>): void => {
+    list(o, 'fields', checkField);
+    list(o, 'subsections', checkStruct);
+  };
+  const checkField = (v: unknown): void => {
+    if (path.length > MAX_DEPTH * 3) fail(`nesting of at most ${MAX_DEPTH}`, 'deeper');
+    if (!isObj(v)) return fail('an object', v);
+    str(v, 'name');
+    str(v, 'type');
+    int(v, 'size');
+    int(v, 'array_len', true);
+    int(v, 'index', true);
+    if (v.type === 'struct') {
+      path.push('struct');
+      checkStruct(v.struct);
+      path.pop();
+    }
+    if (v.vmsd_name !== undefined || v.fields !== undefined) {
+      str(v, 'vmsd_name');
+      int(v, 'version');
+      checkMembers(v);
     }
   };
-  const checkField = (v: unknown, path: readonly PathElement[], depth: number): void => {
-    const f = obj(v, path);
-    str(f, 'name', path);
-    str(f, 'type', path);
-    int(f, 'size', path);
-    int(f, 'array_len', path, true);
-    int(f, 'index', path, true);
-    if (f.type === 'struct') checkStruct(f.struct, [...path, 'struct'], depth + 1);
-    if (f.vmsd_name !== undefined || f.fields !== undefined) {
-      str(f, 'vmsd_name', path);
-      int(f, 'version', path);
-      checkMembers(f, path, depth);
-    }
-  };
-  const root = obj(value, []);
-  int(root, 'page_size', []);
-  if (!Array.isArray(root.devices)) fail(['devices'], 'an array', root.devices);
-  (root.devices as unknown[]).forEach((d, i) => {
-    const path = ['devices', i];
-    const o = obj(d, path);
-    str(o, 'name', path);
-    int(o, 'instance_id', path);
-    if (o.vmsd_name !== undefined) str(o, 'vmsd_name', path);
-    int(o, 'version', path, true);
-    int(o, 'size', path, true);
-    checkMembers(o, path, 0);
+  const root = value;
+  if (!isObj(root)) return fail('an object', root);
+  int(root, 'page_size');
+  if (!Array.isArray(root.devices)) fail('an array', root.devices, 'devices');
+  list(root, 'devices', (d) => {
+    if (!isObj(d)) return fail('an object', d);
+    str(d, 'name');
+    int(d, 'instance_id');
+    if (d.vmsd_name !== undefined) str(d, 'vmsd_name');
+    int(d, 'version', true);
+    int(d, 'size', true);
+    checkMembers(d);
   });
   return root as unknown as Vmdesc;
 }
