@@ -2,7 +2,7 @@
  * Checks that need every type complete: X.680's distinct-tag rules for CHOICE, SET and runs of
  * optional SEQUENCE components, and types that cannot have a finite value.
  */
-import type { Asn1DiagnosticCode, Span } from './diagnostics.js';
+import type { Asn1DiagnosticCode, Severity, Span } from './diagnostics.js';
 import { firstTags, formatTag, sameTag, type AsnType, type Component, type Tag, type TypeDef } from './types.js';
 
 /** A SEQUENCE, SET or CHOICE body to check, with the span of each component (same order) and of the type. */
@@ -11,7 +11,7 @@ export interface PendingCheck {
   readonly name: string;
   readonly span: Span;
   readonly spans: readonly Span[];
-  readonly report: (code: Asn1DiagnosticCode, message: string, at: Span) => void;
+  readonly report: (code: Asn1DiagnosticCode, message: string, at: Span, severity?: Severity) => void;
 }
 
 export function checkTypeDefinitions(pending: readonly PendingCheck[]): void {
@@ -82,6 +82,7 @@ function checkFinite(pending: readonly PendingCheck[]): void {
   for (const p of pending) {
     if (finite.has(p.def) || reported.has(p.def)) continue;
     reported.add(p.def);
-    p.report('ASN1_CIRCULAR', `${p.name} has no finite value: every value of it must contain another one`, p.span);
+    // A warning: the module is well-formed (asn1c accepts it too), but no encoding of the type can ever end.
+    p.report('ASN1_CIRCULAR', `${p.name} has no finite value: every value of it must contain another one`, p.span, 'warning');
   }
 }

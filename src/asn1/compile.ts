@@ -661,7 +661,7 @@ export function compileModules(asts: readonly ModuleAst[], options: CompileOptio
         report('ASN1_UNKNOWN_REFERENCE', `ANY DEFINED BY ${by}: ${parent} has no component ${by}`, spans[def.components.indexOf(c)] ?? at, ctx.mod);
       }
     }
-    pending.push({ def, name: parent, span: at, spans, report: (code, message, span) => report(code, message, span, ctx.mod) });
+    pending.push({ def, name: parent, span: at, spans, report: (code, message, span, severity) => report(code, message, span, ctx.mod, severity) });
   }
 
   // ----- constraints ------------------------------------------------------------------------------
