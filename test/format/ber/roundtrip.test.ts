@@ -150,3 +150,26 @@ test('headers are copied even when the channel sends tiny runs by reference', as
   await out.close();
   assert.equal(hex(sink.bytes()), '3080' + '020101' + '0202012c' + '0101ff' + '0000');
 });
+
+test('what openssl asn1parse rejects, the reader rejects too (it is stricter, never looser)', { skip: !openssl && 'openssl not installed' }, async () => {
+  const { decodeError, unhex } = await import('./support.js');
+  const { isVmsError } = await import('../../../src/errors.js');
+  const dir = mkdtempSync(join(tmpdir(), 'vms-ber-'));
+  try {
+    const vectors = ['30 05 04 05 01 02 03', '04 ff', '30 03 02 82 00', '04 88 40 00 00 00 00 00 00 00', '02 01', '30 80 02 01 00', '30 02 00 00', '1f 05 00'];
+    let opensslRejected = 0;
+    for (const [i, v] of vectors.entries()) {
+      const file = join(dir, `h${i}.ber`);
+      writeFileSync(file, unhex(v));
+      if (spawnSync('openssl', ['asn1parse', '-inform', 'DER', '-in', file]).status === 0) continue;
+      opensslRejected++;
+      assert.ok(isVmsError(await decodeError(unhex(v))), v);
+    }
+    assert.ok(opensslRejected >= 4, 'openssl rejected the usual framing errors');
+    // And the reader also rejects what openssl lets through: 00 00 in a definite container,
+    // an unterminated indefinite length, a high tag form for a low number.
+    for (const v of ['30 02 00 00', '30 80 02 01 00', '1f 05 00']) assert.ok(isVmsError(await decodeError(unhex(v))), v);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
