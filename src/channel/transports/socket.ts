@@ -86,7 +86,7 @@ export interface TlsOptions {
 }
 
 /** Connects over TLS, checking the server's certificate against `ca` and `servername`. */
-export function connectTls(host: string, port: number, name: string, options: TlsOptions & ConnectOptions): Promise<net.Socket> {
+export function connectTls(host: string, port: number, name: string, options: TlsOptions & ConnectOptions): Promise<tls.TLSSocket> {
   const hostname = host === '' ? 'localhost' : host;
   const servername = options.servername ?? (net.isIP(hostname) === 0 ? hostname : undefined);
   const socket = tls.connect({
@@ -99,9 +99,56 @@ export function connectTls(host: string, port: number, name: string, options: Tl
     rejectUnauthorized: true,
     allowHalfOpen: true,
   } as tls.ConnectionOptions);
-  return whenConnected(socket, 'secureConnect', name, options.connectTimeout).then((s) => {
+  return whenConnected(socket, 'secureConnect', name, options.connectTimeout).then(async (s) => {
     s.setNoDelay(true);
+    if (s.getProtocol() === 'TLSv1.3') await whenAccepted(s, name);
     return s;
+  });
+}
+
+/** How long a TLS 1.3 client waits for a session ticket as a sign that the server accepted it. */
+const TLS13_ACCEPT_WAIT_MS = 500;
+
+/**
+ * In TLS 1.3 the client's handshake ends before the server has checked the client's
+ * certificate, and Node's server refuses an untrusted one by closing the connection without
+ * an alert. A refused client would then see a clean, empty stream. Servers send session
+ * tickets only after accepting, so wait for a ticket (or the close, or at most
+ * TLS13_ACCEPT_WAIT_MS for servers that send none).
+ */
+function whenAccepted(socket: tls.TLSSocket, name: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const refused = (e?: Error): void => {
+      cleanup();
+      socket.destroy();
+      reject(
+        e !== undefined
+          ? ioError(e, `connecting to ${name}`)
+          : new VmsError('E_IO', `${name} closed the connection after the TLS handshake`, {
+              expected: 'the server to accept our certificate',
+              actual: 'connection closed',
+            }),
+      );
+    };
+    const accepted = (): void => {
+      cleanup();
+      // Not from inside the 'session' callback: Node runs it within OpenSSL's read of the
+      // ticket, and a write issued from there (our caller's first write) corrupted records.
+      setImmediate(resolve);
+    };
+    const onEnd = (): void => refused();
+    const timer = setTimeout(accepted, TLS13_ACCEPT_WAIT_MS);
+    const cleanup = (): void => {
+      clearTimeout(timer);
+      socket.off('session', accepted);
+      socket.off('end', onEnd);
+      socket.off('close', onEnd);
+      socket.off('error', refused);
+    };
+    socket.once('session', accepted);
+    socket.once('end', onEnd);
+    socket.once('close', onEnd);
+    socket.once('error', refused);
   });
 }
 
@@ -192,6 +239,7 @@ export async function listenSocket(
       } as tls.TlsOptions,
       deliver,
     );
+    // Node sends the TLS alert and destroys the socket itself; we only count.
     server.on('tlsClientError', () => refused++);
   } else {
     server = net.createServer({ allowHalfOpen: true }, deliver);
@@ -234,7 +282,10 @@ export async function listenSocket(
       closed = true;
       for (const w of waiters.splice(0)) w.reject(closedError());
       for (const c of pending.splice(0)) c.sink.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      // Stop accepting now. The server's 'close' would also wait for accepted connections
+      // (they stay the caller's to close); a handshake still in flight is dropped on delivery.
+      server.close();
+      await new Promise<void>((resolve) => setImmediate(resolve));
     },
     async *[Symbol.asyncIterator]() {
       for (;;) {
