@@ -10,7 +10,7 @@ import { Command } from 'commander';
 import { VmsError } from '../../errors.js';
 import type { OutputVisitor, StructInfo } from '../../format/visitor.js';
 import type { RamBlockList, RamPage, SectionHeader, StreamVisitor } from '../../stream/events.js';
-import { readStream } from '../../stream/reader.js';
+import { readAnyStream } from '../../stream/ber/any.js';
 import { TextOut, action, hex, jsonReplacer, openInput, usageExits } from '../util.js';
 
 /** One decoded value. Structs, arrays and subsections hold children. */
@@ -333,7 +333,7 @@ function safeName(block: string): string {
 export async function runDump(file: string, o: DumpOptions): Promise<void> {
   const d = new Dumper(o);
   try {
-    await readStream(openInput(file), d, {
+    await readAnyStream(openInput(file), d, {
       pageData: o.ram === true || o.extract !== undefined,
       decodeXbzrle: o.extract !== undefined,
       decodeCompressed: o.ram === true || o.extract !== undefined,

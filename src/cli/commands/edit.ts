@@ -10,7 +10,8 @@ import { VmsError } from '../../errors.js';
 import type { OutputVisitor } from '../../format/visitor.js';
 import { FieldEditor, matchSection, parseEdit, type FieldEdit } from '../../stream/edit.js';
 import type { SectionHeader } from '../../stream/events.js';
-import { readStream, sectionLabel } from '../../stream/reader.js';
+import { sectionLabel } from '../../stream/reader.js';
+import { readAnyStream } from '../../stream/ber/any.js';
 import { StreamWriter } from '../../stream/writer.js';
 import { action, openInput, openOutput, usageExits } from '../util.js';
 
@@ -46,7 +47,7 @@ export async function runEdit(input: string, sets: readonly string[], output: st
   const w = new ChannelWriter(sink);
   const edits: FieldEdit[] = [];
   try {
-    await readStream(source, new EditingWriter(w, specs, edits));
+    await readAnyStream(source, new EditingWriter(w, specs, edits));
     await w.close();
     for (const s of specs) {
       const hits = edits.filter((e) => e.spec === s.spec);

@@ -2,7 +2,7 @@
 import { Command } from 'commander';
 import type { ByteSource } from '../../channel/transport.js';
 import type { RamBlockInfo, SectionHeader, StreamCommand } from '../../stream/events.js';
-import { readStream } from '../../stream/reader.js';
+import { readAnyStream } from '../../stream/ber/any.js';
 import { action, openInput, toJson, usageExits } from '../util.js';
 
 export interface SectionInfo {
@@ -55,7 +55,7 @@ export async function collectInfo(source: ByteSource | Uint8Array): Promise<Stre
   let trailerBytes = 0;
   let trailerDevices = 0;
   let version = 3;
-  const summary = await readStream(
+  const summary = await readAnyStream(
     source,
     {
       header: (h) => {

@@ -24,7 +24,7 @@ import { configuredPageSize, decodeCommand } from '../config.js';
 import { Command as CommandNumber, DEFAULT_PAGE_SIZE, QEMU_VM_FILE_MAGIC, RamFlag } from '../constants.js';
 import type { ConfigSubsection, Configuration, RamBlockInfo, RamPage, SectionHeader, StreamCommand, StreamVisitor } from '../events.js';
 import { readStream } from '../reader.js';
-import { parseVmdesc } from '../vmdesc.js';
+import { parseVmdesc, type Vmdesc } from '../vmdesc.js';
 import { Block, Body, Cmd, Config, EXTENSIONS, Ext, FORMAT_VERSION, Header, MemSize, Ram, Rec, Run, STREAM_TAG_NUMBER, Sec, SecHeader, Stream, TrailerAlt } from './schema.js';
 
 export interface BerStreamReaderOptions {
@@ -43,8 +43,11 @@ export interface BerStreamSummary {
   readonly bytes: number;
   readonly pageSize: number;
   readonly formatVersion: number;
+  /** Whether sections had footers: undefined with no sections (mixed presence is allowed in BER). */
+  readonly footers: boolean | undefined;
   readonly trailer: boolean;
   readonly configuration?: Configuration;
+  readonly vmdesc?: Vmdesc;
 }
 
 const DEFAULT_MAX_BLOB = 64 << 20;
@@ -77,6 +80,8 @@ class BerStreamParser {
   private formatVersion = 0;
   private configuration: Configuration | undefined;
   private sawTrailer = false;
+  private vmdesc: Vmdesc | undefined;
+  private footers: boolean | undefined;
   private readonly maxBlob: number;
   private readonly maxBlocks: number;
   /** START headers by section id, for PART/END. */
@@ -154,8 +159,10 @@ class BerStreamParser {
       bytes: total,
       pageSize: this.pageSize,
       formatVersion: this.formatVersion,
+      footers: this.footers,
       trailer: this.sawTrailer,
       ...(this.configuration !== undefined ? { configuration: this.configuration } : {}),
+      ...(this.vmdesc !== undefined ? { vmdesc: this.vmdesc } : {}),
     };
   }
 
@@ -361,6 +368,7 @@ class BerStreamParser {
     await this.leave('body');
     let footer = true;
     if (await this.isPrim(CTX, Sec.footer)) footer = await this.boolean(Sec.footer, 'footer');
+    this.footers = this.footers === undefined ? footer : this.footers && footer;
     await this.extensionsIfAny();
     const payloadEnd = this.br.offset;
     await this.leave('section');
@@ -384,6 +392,7 @@ class BerStreamParser {
     await this.leave('vmdesc');
     const vmdesc = parseVmdesc(json, jsonAt);
     this.sawTrailer = true;
+    this.vmdesc = vmdesc;
     await this.v.trailer?.({ json, vmdesc, offset: at });
   }
 
