@@ -173,3 +173,45 @@ test('what openssl asn1parse rejects, the reader rejects too (it is stricter, ne
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+const libtasn1 = spawnSync('asn1Decoding', ['--version']).error === undefined;
+
+test('libtasn1 asn1Decoding decodes BerWriter output, definite and indefinite', { skip: !libtasn1 && 'libtasn1-bin not installed' }, async () => {
+  const { UniversalTag, integerSize, utf8Length, encodeOid } = await import('../../../src/format/ber/index.js');
+  const dir = mkdtempSync(join(tmpdir(), 'vms-ber-'));
+  try {
+    const schema = join(dir, 'test.asn');
+    writeFileSync(
+      schema,
+      'Test { 1 2 3 } DEFINITIONS IMPLICIT TAGS ::= BEGIN\n' +
+        'Page ::= [APPLICATION 9040] SEQUENCE { addr INTEGER, data OCTET STRING, ok BOOLEAN, name UTF8String, oid OBJECT IDENTIFIER }\n' +
+        'Pages ::= SEQUENCE OF Page\nEND\n',
+    );
+    const PAGE = berTag(TagClass.Application, 9040);
+    const data = new Uint8Array(8).fill(7);
+    const addrs = [0, 4096, 2 ** 40];
+    const inner = (a: number): number =>
+      tlvSize(UniversalTag.Integer, integerSize(a)) + tlvSize(UniversalTag.OctetString, data.length) + tlvSize(UniversalTag.Boolean, 1) +
+      tlvSize(UniversalTag.UTF8String, utf8Length('pc.ram')) + tlvSize(UniversalTag.ObjectIdentifier, encodeOid('1.2.840').length);
+    for (const indefinite of [false, true]) {
+      const bytes = await encode((w) => {
+        if (indefinite) w.startIndefinite(UniversalTag.Sequence);
+        else w.startDefinite(UniversalTag.Sequence, addrs.reduce((s, a) => s + tlvSize(PAGE, inner(a)), 0));
+        for (const a of addrs) {
+          if (indefinite) w.startIndefinite(PAGE);
+          else w.startDefinite(PAGE, inner(a));
+          w.integer(a).octetString(data).boolean(true).utf8String('pc.ram').oid('1.2.840').end();
+        }
+        w.end();
+      });
+      const file = join(dir, `pages-${indefinite}.ber`);
+      writeFileSync(file, bytes);
+      const r = spawnSync('asn1Decoding', [schema, file, 'Test.Pages'], { encoding: 'utf8' });
+      assert.equal(r.status, 0, r.stdout + r.stderr);
+      assert.match(r.stdout, /addr\s+type:INTEGER\s+value:0x010000000000/);
+      assert.equal((r.stdout.match(/value:1\.2\.840/g) ?? []).length, 3);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
