@@ -3,7 +3,7 @@
  * optional SEQUENCE components, and types that cannot have a finite value.
  */
 import type { Asn1DiagnosticCode, Severity, Span } from './diagnostics.js';
-import { firstTags, formatTag, sameTag, type AsnType, type Component, type Tag, type TypeDef } from './types.js';
+import { firstTags, formatTag, sameTag, tagKey, type AsnType, type Component, type Tag, type TypeDef } from './types.js';
 
 /** A SEQUENCE, SET or CHOICE body to check, with the span of each component (same order) and of the type. */
 export interface PendingCheck {
@@ -19,27 +19,46 @@ export function checkTypeDefinitions(pending: readonly PendingCheck[]): void {
   checkFinite(pending);
 }
 
-/** Reports `later` when a decoder could not tell its first tag from one of `earlier`'s. */
-function clash(p: PendingCheck, earlier: number, later: number, why: string): void {
+/** The first tags of each component, computed once per check. */
+const firstTagsOf = (p: PendingCheck): (readonly Tag[] | 'any')[] => p.def.components.map((c) => firstTags(c.type));
+
+function report(p: PendingCheck, earlier: number, later: number, shared: Tag | 'any', why: string): void {
   const a = p.def.components[earlier]!;
   const b = p.def.components[later]!;
-  const ta = firstTags(a.type);
-  const tb = firstTags(b.type);
-  let shared: Tag | 'any' | undefined;
-  if (ta === 'any' || tb === 'any') shared = 'any';
-  else shared = ta.find((x) => tb.some((y) => sameTag(x, y)));
-  if (shared === undefined) return;
   const what = shared === 'any' ? 'an ANY or open type matches every tag' : `both can start with tag ${formatTag(shared)}`;
   const role = p.def.kind === 'CHOICE' ? 'alternatives' : 'components';
   p.report('ASN1_AMBIGUOUS_TAG', `${role} ${a.name} and ${b.name} of ${p.name} ${why}: ${what}`, p.spans[later] ?? p.span);
 }
 
+/** The tag that both tag sets can start with, 'any' when either is an open type, else undefined. */
+function sharedTag(ta: readonly Tag[] | 'any', tb: readonly Tag[] | 'any'): Tag | 'any' | undefined {
+  if (ta === 'any' || tb === 'any') return 'any';
+  return ta.find((x) => tb.some((y) => sameTag(x, y)));
+}
+
 /** X.680 25.5 / 27.3 / 29.2: which pairs of components must have distinct tags. */
 function checkDistinctTags(p: PendingCheck): void {
   const comps = p.def.components;
+  const tags = firstTagsOf(p);
   if (p.def.kind === 'CHOICE' || p.def.kind === 'SET') {
+    // Every pair must differ: index by tag so a CHOICE of thousands of alternatives stays linear.
     const why = p.def.kind === 'CHOICE' ? 'are not distinct' : 'may come in any order';
-    for (let j = 1; j < comps.length; j++) for (let k = 0; k < j; k++) clash(p, k, j, why);
+    const owner = new Map<number, number>();
+    let anyAt: number | undefined;
+    tags.forEach((ts, j) => {
+      if (ts === 'any') {
+        if (anyAt !== undefined || j > 0) report(p, anyAt ?? 0, j, 'any', why);
+        anyAt ??= j;
+        return;
+      }
+      if (anyAt !== undefined) report(p, anyAt, j, 'any', why);
+      for (const t of ts) {
+        const key = tagKey(t);
+        const k = owner.get(key);
+        if (k !== undefined && k !== j) report(p, k, j, t, why);
+        else owner.set(key, j);
+      }
+    });
     return;
   }
   // SEQUENCE: an optional component (or an extension addition, which old peers omit) must differ from
@@ -48,7 +67,8 @@ function checkDistinctTags(p: PendingCheck): void {
   for (let k = 0; k < comps.length; k++) {
     if (!mayBeAbsent(comps[k]!)) continue;
     for (let j = k + 1; j < comps.length; j++) {
-      clash(p, k, j, `follow each other and ${comps[k]!.name} is optional`);
+      const shared = sharedTag(tags[k]!, tags[j]!);
+      if (shared !== undefined) report(p, k, j, shared, `follow each other and ${comps[k]!.name} is optional`);
       if (!mayBeAbsent(comps[j]!)) break;
     }
   }

@@ -445,13 +445,19 @@ export function compileModules(asts: readonly ModuleAst[], options: CompileOptio
     return { cls, number: Number(v.value) };
   }
 
-  /** X.680 31.2.7 and 31.2.9: which tagging a written tag gets. */
+  /**
+   * X.680 31.2.7 and 31.2.9: which tagging a written tag gets. An untagged CHOICE, open type or dummy
+   * reference (X.683 8.3: whatever the actual parameter turns out to be) is always tagged explicitly.
+   */
   function tagMode(ast: TypeAst & { kind: 'tagged' }, inner: AsnType, ctx: Ctx): 'IMPLICIT' | 'EXPLICIT' {
-    const untaggedInner = inner.tags.length === 0; // untagged CHOICE or open type
+    const dummy = ast.type.kind === 'ref' && ast.type.module === undefined && ctx.params?.has(ast.type.name) === true;
+    const untaggedInner = inner.tags.length === 0 || dummy;
     if (ast.mode === 'EXPLICIT') return 'EXPLICIT';
     if (ast.mode === 'IMPLICIT') {
       if (untaggedInner) {
-        report('ASN1_BAD_TAG', `IMPLICIT cannot be applied to an untagged ${inner.kind === 'CHOICE' ? 'CHOICE' : 'open type'}; the tag is explicit`, ast.tag.span, ctx.mod);
+        const what = dummy ? 'a dummy reference' : inner.kind === 'CHOICE' ? 'an untagged CHOICE' : 'an untagged open type';
+        report('ASN1_BAD_TAG', `IMPLICIT cannot be applied to ${what}; the tag is explicit`, ast.tag.span, ctx.mod);
+        return 'EXPLICIT';
       }
       return 'IMPLICIT';
     }

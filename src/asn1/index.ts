@@ -2,7 +2,7 @@
 export * from './diagnostics.js';
 export type * from './ast.js';
 export { createScanner, tokenize, isReservedWord, Tok, type Token, type TokKind, type Scanner } from './scanner.js';
-export { parseModules, type ParseOptions, type ParseResult } from './parser.js';
+export { parseModules, DEFAULT_MAX_NESTING, type ParseOptions, type ParseResult } from './parser.js';
 export {
   compileAsn1,
   compileModules,

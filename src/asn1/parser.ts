@@ -33,7 +33,12 @@ import { Tok, tokenize, type TokKind, type Token } from './scanner.js';
 export interface ParseOptions {
   /** File name put in diagnostics and module ASTs. Defaults to undefined (shown as `<input>`). */
   readonly file?: string;
+  /** Deepest nesting of types, values and constraints before the parser gives up on an assignment
+   *  (a hostile text must not exhaust the stack). Defaults to DEFAULT_MAX_NESTING. */
+  readonly maxNesting?: number;
 }
+
+export const DEFAULT_MAX_NESTING = 200;
 
 export interface ParseResult {
   readonly modules: ModuleAst[];
@@ -58,6 +63,8 @@ export function parseModules(text: string, options: ParseOptions = {}): ParseRes
   let i = 0;
   /** > 0 while trying an alternative: errors then unwind silently and the caller backtracks. */
   let speculating = 0;
+  const maxNesting = options.maxNesting ?? DEFAULT_MAX_NESTING;
+  let nesting = 0;
 
   const tok = (): Token => tokens[i]!;
   const peek = (n: number): Token => tokens[Math.min(i + n, tokens.length - 1)]!;
@@ -131,17 +138,32 @@ export function parseModules(text: string, options: ParseOptions = {}): ParseRes
   /** Skips a balanced `{ ... }` (or `( ... )`) group starting at the current token; returns its text. */
   function skipBalanced(): string {
     const open = tok();
+    const openIndex = i;
     const closeKind = open.kind === Tok.LParen ? Tok.RParen : Tok.RBrace;
     let depth = 0;
     for (;;) {
       const t = tok();
-      if (t.kind === Tok.EOF) fail(`${describe(open)} opened at line ${open.line} is not closed`, open);
+      if (t.kind === Tok.EOF) {
+        i = openIndex; // resume recovery just after the unclosed bracket, not at the end of the text
+        fail(`${describe(open)} opened at line ${open.line} is not closed`, open);
+      }
       advance();
       if (t.kind === open.kind) depth++;
       else if (t.kind === closeKind && --depth === 0) break;
     }
     const last = tokens[i - 1]!;
     return text.slice(open.offset, last.offset + last.length);
+  }
+
+  /** Runs one level of a recursive production, refusing to go deeper than maxNesting. */
+  function nested<T>(fn: () => T): T {
+    if (nesting >= maxNesting) fail(`nesting is deeper than ${maxNesting} levels`);
+    nesting++;
+    try {
+      return fn();
+    } finally {
+      nesting--;
+    }
   }
 
   // ----- values -----------------------------------------------------------------------------------
@@ -152,6 +174,10 @@ export function parseModules(text: string, options: ParseOptions = {}): ParseRes
   }
 
   function parseValue(): ValueAst {
+    return nested(parseValueSpanned);
+  }
+
+  function parseValueSpanned(): ValueAst {
     const start = tok();
     const v = parseValueInner();
     return { ...v, span: spanFrom(start) };
@@ -258,6 +284,10 @@ export function parseModules(text: string, options: ParseOptions = {}): ParseRes
 
   /** `( ElementSetSpecs [! exception] )` */
   function parseConstraint(): ConstraintAst {
+    return nested(parseConstraintInner);
+  }
+
+  function parseConstraintInner(): ConstraintAst {
     const start = need(Tok.LParen, '"("');
     if (isKw('CONSTRAINED')) {
       // X.682 user-defined constraint: CONSTRAINED BY { ... }
@@ -343,7 +373,7 @@ export function parseModules(text: string, options: ParseOptions = {}): ParseRes
     const start = tok();
     if (is(Tok.LParen)) {
       advance();
-      const inner = parseElementSetSpec();
+      const inner = nested(parseElementSetSpec);
       need(Tok.RParen, '")"');
       return inner;
     }
@@ -423,6 +453,10 @@ export function parseModules(text: string, options: ParseOptions = {}): ParseRes
   // ----- types ------------------------------------------------------------------------------------
 
   function parseType(): TypeAst {
+    return nested(parseTypeInner);
+  }
+
+  function parseTypeInner(): TypeAst {
     const start = tok();
     if (is(Tok.LBracket)) {
       const tag = parseTag();

@@ -133,6 +133,28 @@ export function firstTags(t: AsnType): readonly Tag[] | 'any' {
 
 export const sameTag = (a: Tag, b: Tag): boolean => a.cls === b.cls && a.number === b.number;
 
+/** One number per tag, for Map keys: the class octet times 2^45 plus the number (exact below 2^53). */
+export const tagKey = (t: Tag): number => (t.cls >> 6) * 2 ** 45 + t.number;
+
+const choiceIndexes = new WeakMap<TypeDef, ReadonlyMap<number, Component>>();
+
+/**
+ * For a CHOICE: the alternative to take for each first tag, looking through untagged nested CHOICEs
+ * (the value maps to the outer alternative that holds them). Built once per definition.
+ */
+export function choiceAlternatives(t: AsnType): ReadonlyMap<number, Component> {
+  const cached = choiceIndexes.get(t.def);
+  if (cached !== undefined) return cached;
+  const index = new Map<number, Component>();
+  for (const alt of t.def.components) {
+    const tags = firstTags(alt.type);
+    if (tags === 'any') continue;
+    for (const tag of tags) if (!index.has(tagKey(tag))) index.set(tagKey(tag), alt);
+  }
+  choiceIndexes.set(t.def, index);
+  return index;
+}
+
 /** `[APPLICATION 0]`, `[3]`, `SEQUENCE`... */
 export const formatTag = (t: Tag): string => tagName(t.cls, t.number);
 

@@ -217,9 +217,17 @@ test('malformed headers and stray text', () => {
 });
 
 test('hostile input: deep nesting and garbage produce diagnostics, not exceptions', () => {
-  const deep = `M DEFINITIONS ::= BEGIN T ::= ${'SEQUENCE OF '.repeat(2000)}INTEGER END`;
-  const r = parseModules(deep);
-  assert.deepEqual(r.diagnostics, []);
+  const nestedOf = (n: number) => `M DEFINITIONS ::= BEGIN T ::= ${'SEQUENCE OF '.repeat(n)}INTEGER\nU ::= NULL END`;
+  assert.deepEqual(parseModules(nestedOf(150)).diagnostics, []);
+  // Far too deep: one diagnostic, the assignment is dropped, the next one is kept.
+  for (const text of [nestedOf(100_000), `M DEFINITIONS ::= BEGIN v INTEGER ::= ${'{'.repeat(100_000)}\nU ::= NULL END`,
+    `M DEFINITIONS ::= BEGIN T ::= INTEGER ${'('.repeat(100_000)}1\nU ::= NULL END`]) {
+    const r = parseModules(text);
+    assert.deepEqual(where(r.diagnostics), [`1:${r.diagnostics[0]?.column ?? 0} ASN1_SYNTAX`]);
+    assert.match(r.diagnostics[0]!.message, /nesting is deeper than 200 levels|is not closed/);
+    assert.deepEqual(r.modules[0]!.assignments.map((a) => a.name), ['U']);
+  }
+  assert.equal(parseModules(nestedOf(300), { maxNesting: 1000 }).diagnostics.length, 0);
   for (const text of ['', '::=', '{{{{', 'M DEFINITIONS', '\u0000\u0001', 'M DEFINITIONS ::= BEGIN T ::= [', '"']) {
     const g = parseModules(text);
     assert.ok(Array.isArray(g.diagnostics));
