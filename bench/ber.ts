@@ -25,7 +25,17 @@ export interface BerBenchOptions {
   readonly log?: (line: string) => void;
 }
 
-export interface BenchResult {
+/** One measurement, in the shape bench/run.ts collects from every bench module. */
+export interface BenchRow {
+  readonly name: string;
+  readonly value: number;
+  readonly unit: string;
+  readonly note?: string;
+}
+
+export const name = 'ber';
+
+interface BenchResult {
   readonly name: string;
   readonly bytes: number;
   readonly ms: number;
@@ -161,12 +171,12 @@ function asn1jsAll(path: string, limit: number): BenchResult {
   return { name: 'asn1js fromBER <- file', bytes, ms, mbPerSec: bytes / 1e6 / (ms / 1000) };
 }
 
-export async function run(opts: BerBenchOptions = {}): Promise<BenchResult[]> {
+export async function run(opts: BerBenchOptions = {}): Promise<BenchRow[]> {
   const log = opts.log ?? console.log;
   const sizeBytes = (opts.sizeMiB ?? 256) << 20;
   const dir = mkdtempSync(join(tmpdir(), 'vms-bench-ber-'));
   const path = join(dir, 'pages.ber');
-  const results: BenchResult[] = [];
+  const results: BenchRow[] = [];
   try {
     const steps = [
       // Page-by-reference writes: each one ships the channel's partly filled chunk (see report).
@@ -179,7 +189,7 @@ export async function run(opts: BerBenchOptions = {}): Promise<BenchResult[]> {
     ];
     for (const step of steps) {
       const r = await step();
-      results.push(r);
+      results.push({ name: r.name, value: Math.round(r.mbPerSec), unit: 'MB/s', note: `${(r.bytes / (1 << 20)).toFixed(0)} MiB in ${r.ms.toFixed(0)} ms` });
       log(`${r.name.padEnd(26)} ${(r.bytes / (1 << 20)).toFixed(0).padStart(5)} MiB  ${r.ms.toFixed(0).padStart(7)} ms  ${r.mbPerSec.toFixed(0).padStart(6)} MB/s`);
     }
     log(`peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB (includes the in-memory copy)`);
@@ -188,10 +198,6 @@ export async function run(opts: BerBenchOptions = {}): Promise<BenchResult[]> {
   }
   return results;
 }
-
-/** The bench module for bench/run.ts. */
-export const berBench = { name: 'ber', run };
-export default berBench;
 
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
   const size = process.argv[2] === undefined ? undefined : Number(process.argv[2]);
