@@ -212,9 +212,10 @@ test('tcp: a duplex connection carries a return path while the main stream is ha
 test('tcp: refused connection and closed listener are clean errors', async () => {
   const l = await listen('tcp:127.0.0.1:0');
   const uri = l.uri;
-  const waiting = l.accept();
+  const waiting = rejectsWith(() => l.accept(), 'E_CLOSED');
   await l.close();
-  await rejectsWith(() => waiting, 'E_CLOSED');
+  await waiting;
+  await rejectsWith(() => l.accept(), 'E_CLOSED');
   const e = await rejectsWith(() => openSource(uri), 'E_IO');
   assert.equal(e.actual, 'ECONNREFUSED');
   await rejectsWith(() => listen('exec:cat'), 'E_USAGE');
