@@ -69,7 +69,12 @@ async function main(): Promise<number> {
     const results = await checkFixtures(o.out, o.only);
     let bad = 0;
     for (const r of results) {
-      const state = r.ok && r.committedOk ? 'same' : !r.ok ? `DIFFERS (manifest ${r.expected.slice(0, 16)}…, now ${r.actual.slice(0, 16)}…)` : 'committed file does not match the manifest';
+      const tries = r.attempts > 1 ? ` after ${r.attempts} saves` : '';
+      let state: string;
+      if (!r.committedOk) state = 'committed file does not match the manifest';
+      else if (r.ok) state = `same${tries}`;
+      else if (r.framingOnly) state = `differs only in RAM section framing (QEMU timing)${tries}, kept at ${r.keptAt ?? '?'}`;
+      else state = `DIFFERS (manifest ${r.expected.slice(0, 16)}…, now ${r.actual.slice(0, 16)}…), kept at ${r.keptAt ?? '?'}`;
       if (!(r.ok && r.committedOk)) bad++;
       log(`${r.name}: ${state}`);
     }

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { checkFixtures, loadFixture, readManifest, type ManifestEntry } from '../../tools/qemu/fixtures.js';
@@ -15,11 +16,13 @@ import { QmpClient, QmpCommandError } from '../../tools/qemu/qmp.js';
 import { isVmsError } from '../../src/errors.js';
 import { xbzrleEncode } from '../../src/stream/xbzrle.js';
 import { MACHINES, seededBytes } from '../../tools/qemu/machines.js';
-import { scanRam } from '../../tools/qemu/ram-scan.js';
+import { framingFreeDigest, scanRam } from '../../tools/qemu/ram-scan.js';
 import { sha256File } from '../../tools/qemu/save.js';
 
 const FIXTURES = fileURLToPath(new URL('../../../test/fixtures/qemu/', import.meta.url));
 const skip = process.env['VMSTREAM_SKIP_INTEROP'] === '1' ? 'VMSTREAM_SKIP_INTEROP=1: real-QEMU interop tests skipped' : false;
+
+const sha256Of = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 
 function manifestEntries(): ManifestEntry[] {
   const manifest = readManifest(FIXTURES);
@@ -81,7 +84,7 @@ test('each stream has the shape its machine type implies', () => {
   assert.ok(xb.records.sections > 3, 'the xbzrle stream iterated (more than START/PART/END)');
 });
 
-test('deterministic fixtures regenerate byte-identically from QEMU', { skip }, async () => {
+test('deterministic fixtures regenerate byte-identically from QEMU', { skip }, async (t) => {
   const results = await checkFixtures(FIXTURES);
   assert.deepEqual(
     results.map((r) => r.name).sort(),
@@ -92,8 +95,47 @@ test('deterministic fixtures regenerate byte-identically from QEMU', { skip }, a
   );
   for (const r of results) {
     assert.ok(r.committedOk, `${r.name}: committed file differs from the manifest`);
-    assert.equal(r.actual, r.expected, `${r.name}: QEMU now produces different bytes`);
+    if (r.attempts > 1) t.diagnostic(`${r.name}: ${r.attempts} saves needed (QEMU split RAM sections on wall-clock time)`);
+    // Three saves that all split RAM differently only happen on a badly overloaded machine;
+    // the content must still be identical then.
+    assert.ok(r.ok || r.framingOnly, `${r.name}: QEMU now produces different bytes (kept at ${r.keptAt ?? '?'})`);
   }
+});
+
+test('the framing-free digest ignores RAM section splits but not content', () => {
+  const bytes = new Uint8Array(readFileSync(join(FIXTURES, entryNamed('pc-basic').file)));
+  const scan = scanRam(bytes);
+  const base = framingFreeDigest(bytes);
+  // Split the one big RAM PART in two after its first record: EOS, footer, new PART header.
+  let firstRecordEnd = -1;
+  let partHeader = -1;
+  scanRam(bytes, {
+    onRecord: (r) => {
+      if (firstRecordEnd < 0) {
+        firstRecordEnd = r.byteOffset + r.length;
+        partHeader = r.byteOffset - 5; // 02 + be32 section id, directly before the first record
+      }
+    },
+  });
+  assert.equal(bytes[partHeader], 0x02);
+  const sectionId = bytes.subarray(partHeader + 1, partHeader + 5);
+  const split = Buffer.concat([
+    bytes.subarray(0, firstRecordEnd),
+    Uint8Array.of(0, 0, 0, 0, 0, 0, 0, 0x10), // EOS
+    Uint8Array.of(0x7e), sectionId, //            footer
+    Uint8Array.of(0x02), sectionId, //            SECTION_PART
+    bytes.subarray(firstRecordEnd),
+  ]);
+  assert.notEqual(sha256Of(split), sha256Of(bytes));
+  assert.equal(scanRam(split).records.sections, scan.records.sections + 1);
+  assert.equal(framingFreeDigest(split), base);
+  // One byte of device state, or of a page, changes it.
+  const device = bytes.slice();
+  device[scan.stopOffset + 40]! ^= 1;
+  assert.notEqual(framingFreeDigest(device), base);
+  const page = bytes.slice();
+  page[firstRecordEnd - 1]! ^= 1;
+  assert.notEqual(framingFreeDigest(page), base);
 });
 
 test('QEMU loads every committed fixture back to completed', { skip }, async () => {

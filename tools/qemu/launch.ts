@@ -178,14 +178,26 @@ async function connectWhenReady(socketPath: string, timeoutMs: number, hasExited
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (hasExited()) throw new VmsError('E_IO', 'QEMU exited before its QMP socket was ready');
-    const ready = await access(socketPath).then(
+    const exists = await access(socketPath).then(
       () => true,
       () => false,
     );
-    if (ready) return QmpClient.connect(socketPath, { timeoutMs: Math.max(1000, deadline - Date.now()), describeClose: stderr });
-    if (Date.now() > deadline) throw new VmsError('E_TIMEOUT', `QMP socket ${socketPath} did not appear within ${timeoutMs} ms`);
+    if (exists) {
+      try {
+        return await QmpClient.connect(socketPath, { timeoutMs: Math.max(1000, deadline - Date.now()), describeClose: stderr });
+      } catch (err) {
+        // QEMU binds the socket file a moment before it listens: refused means "not yet".
+        if (!isNotListeningYet(err)) throw err;
+      }
+    }
+    if (Date.now() > deadline) throw new VmsError('E_TIMEOUT', `QMP socket ${socketPath} did not accept connections within ${timeoutMs} ms`);
     await sleep(20);
   }
+}
+
+function isNotListeningYet(err: unknown): boolean {
+  const cause = err instanceof Error ? (err.cause as NodeJS.ErrnoException | undefined) : undefined;
+  return cause?.code === 'ECONNREFUSED' || cause?.code === 'ENOENT';
 }
 
 /** True when the QEMU binary can be run at all (for the interop tests' skip/fail decision). */

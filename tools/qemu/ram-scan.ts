@@ -9,6 +9,7 @@
  * and reports problems as VmsError, but it makes no attempt at streaming.
  */
 
+import { createHash } from 'node:crypto';
 import { VmsError } from '../../src/errors.js';
 import { xbzrleDecode, XBZRLE_ENCODING_FLAG } from '../../src/stream/xbzrle.js';
 
@@ -50,6 +51,8 @@ export interface RamScan {
   readonly capabilities: readonly string[];
   readonly blocks: readonly RamBlockInfo[];
   readonly records: RamRecordCounts;
+  /** Stream offset of the first section (after the header and configuration). */
+  readonly firstSectionOffset: number;
   /** Whether section footers (0x7e) were found after RAM sections. */
   readonly footers: boolean;
   /** Stream offset of the first device (FULL) section or EOF, where this walker stops. */
@@ -63,6 +66,8 @@ export interface ScanOptions {
   readonly rebuild?: boolean;
   /** Largest block length accepted for rebuilding, in bytes. Defaults to 256 MiB. */
   readonly maxRebuildBytes?: number;
+  /** Called with the raw bytes of each RAM page record (header word, block name, payload). */
+  readonly onRecord?: (bytes: Uint8Array) => void;
   /** With `rebuild`: called for each XBZRLE record with the page before and after applying it. */
   readonly onXbzrle?: (record: XbzrleRecord) => void;
 }
@@ -153,6 +158,7 @@ export function scanRam(buf: Uint8Array, options: ScanOptions = {}): RamScan {
     }
   }
   const ignoreShared = capabilities.includes('x-ignore-shared');
+  const firstSectionOffset = pos;
 
   const blocks: RamBlockInfo[] = [];
   const records: RamRecordCounts = { zero: 0, page: 0, xbzrle: 0, compressed: 0, sections: 0 };
@@ -232,6 +238,7 @@ export function scanRam(buf: Uint8Array, options: ScanOptions = {}): RamScan {
       } else {
         throw new VmsError('E_FORMAT', 'RAM record with no payload kind', { offset: at, actual: `0x${flags.toString(16)}` });
       }
+      options.onRecord?.(buf.subarray(at, pos));
     }
   };
 
@@ -273,5 +280,23 @@ export function scanRam(buf: Uint8Array, options: ScanOptions = {}): RamScan {
       footers = true;
     }
   }
-  return { machine, configurationSubsections, capabilities, blocks, records, footers, stopOffset: pos, ram };
+  return { machine, configurationSubsections, capabilities, blocks, records, firstSectionOffset, footers, stopOffset: pos, ram };
+}
+
+/**
+ * A digest of the stream that ignores where QEMU split RAM into sections: the bytes before
+ * the first section, every RAM page record in order, and everything from the first device
+ * section on. QEMU ends a RAM section after 50 ms of wall-clock time, so on a loaded machine
+ * two saves of the same paused guest can differ in framing alone; this tells that apart
+ * from a real difference.
+ */
+export function framingFreeDigest(buf: Uint8Array): string {
+  const records = createHash('sha256');
+  const scan = scanRam(buf, { onRecord: (bytes) => records.update(bytes) });
+  return createHash('sha256')
+    .update(buf.subarray(0, scan.firstSectionOffset)) // header and configuration
+    .update(JSON.stringify(scan.blocks))
+    .update(records.digest())
+    .update(buf.subarray(scan.stopOffset)) // device sections, EOF, vmdesc
+    .digest('hex');
 }
