@@ -6,3 +6,5 @@ export type { VmsdInput } from './describe.js';
 export { save, isNeeded } from './save.js';
 export { load, emptyState, DEFAULT_MAX_BYTES, DEFAULT_MAX_ELEMENTS } from './load.js';
 export type { LoadOptions } from './load.js';
+export { describeSave } from './vmdesc.js';
+export type { VmdescFieldJson, VmdescStructJson } from './vmdesc.js';
