@@ -2,14 +2,16 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   TagClass,
+  choiceAlternatives,
   compileAsn1,
   firstTags,
   formatRanges,
   hasErrors,
   inRanges,
-  isVmsErrorLike,
+  tagKey,
   throwOnErrors,
-} from './compile-imports.js';
+} from '../../src/asn1/index.js';
+import { isVmsError } from '../../src/errors.js';
 import { compileFixtures, compileText, component, mustType, tagsOf, where } from './helpers.js';
 
 const mod = (tagging: string, body: string): string => `M DEFINITIONS ${tagging} ::= BEGIN\n${body}\nEND`;
@@ -204,6 +206,29 @@ test('parameterized types are instantiated; classes, objects and open types comp
   assert.equal(r.modules.get('Parameterized')!.types.has('SIGNED'), false, 'parameterized assignments are compiled only when instantiated');
 });
 
+test('a tag on a dummy reference is explicit, whatever the actual parameter (X.683 8.3)', () => {
+  const r = compileText(mod('IMPLICIT TAGS', 'W { T } ::= SEQUENCE { x [0] T, y [1] INTEGER }\nU ::= W { INTEGER }\nV { T } ::= [2] IMPLICIT T\nX ::= V { BOOLEAN }'));
+  assert.deepEqual(mustType(r, 'U').def.components.map((c) => tagsOf(c.type)), ['[0] INTEGER', '[1]']);
+  assert.deepEqual(where(r.diagnostics), ['4:13 ASN1_BAD_TAG']);
+  assert.equal(tagsOf(mustType(r, 'X')), '[2] BOOLEAN');
+});
+
+test('choiceAlternatives maps each first tag to its alternative, through nested untagged CHOICEs', () => {
+  const r = compileText(mod('IMPLICIT TAGS', 'C ::= CHOICE { a INTEGER, inner CHOICE { b BOOLEAN, c [APPLICATION 3] NULL }, d [5] OCTET STRING }'));
+  assert.deepEqual(r.diagnostics, []);
+  const c = mustType(r, 'C');
+  const index = choiceAlternatives(c);
+  assert.equal(index.size, 4);
+  assert.equal(index.get(tagKey({ cls: TagClass.Universal, number: 2 }))?.name, 'a');
+  assert.equal(index.get(tagKey({ cls: TagClass.Universal, number: 1 }))?.name, 'inner');
+  assert.equal(index.get(tagKey({ cls: TagClass.Application, number: 3 }))?.name, 'inner');
+  assert.equal(index.get(tagKey({ cls: TagClass.Context, number: 5 }))?.name, 'd');
+  assert.equal(index.get(tagKey({ cls: TagClass.Context, number: 2 })), undefined);
+  assert.equal(choiceAlternatives(c), index, 'built once per definition');
+  assert.notEqual(tagKey({ cls: TagClass.Private, number: 0 }), tagKey({ cls: TagClass.Context, number: 0 }));
+  assert.equal(tagKey({ cls: TagClass.Private, number: 2 ** 40 }) > tagKey({ cls: TagClass.Context, number: 2 ** 40 }), true);
+});
+
 test('parameter and reference errors', () => {
   const r = compileText(mod('', `P { T } ::= SEQUENCE { x T }
 A ::= P
@@ -268,7 +293,7 @@ test('throwOnErrors turns error diagnostics into one E_ASN1 VmsError with offset
   const bad = compileFixtures('Malformed.asn');
   assert.equal(hasErrors(bad.diagnostics), true);
   assert.throws(() => throwOnErrors(bad.diagnostics), (e: unknown) => {
-    assert.ok(isVmsErrorLike(e));
+    assert.ok(isVmsError(e));
     assert.equal(e.code, 'E_ASN1');
     assert.equal(e.offset, bad.diagnostics[0]!.offset);
     assert.deepEqual(e.path, ['Malformed.asn']);
