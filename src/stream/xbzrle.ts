@@ -114,13 +114,21 @@ export function xbzrleEncode(
   }
   if (limit > out.length) limit = out.length;
 
-  // Word-wise comparison needs both pages at the same 4-byte phase; pages usually are.
-  const aligned = (oldPage.byteOffset & 3) === 0 && (newPage.byteOffset & 3) === 0;
-  const oldWords = aligned ? wordsOf(oldPage.buffer) : undefined;
-  const newWords = aligned ? wordsOf(newPage.buffer) : undefined;
+  // Word-wise comparison needs both pages 4-byte aligned in their buffers; pages usually are.
   const oldBase = oldPage.byteOffset >>> 2;
   const newBase = newPage.byteOffset >>> 2;
   const wordEnd = len & ~3;
+  let oldWords: Uint32Array | undefined;
+  let newWords: Uint32Array | undefined;
+  if (((oldPage.byteOffset | newPage.byteOffset) & 3) === 0) {
+    oldWords = wordsOf(oldPage.buffer);
+    newWords = wordsOf(newPage.buffer);
+    // A cached view can be stale if a resizable buffer changed size: then go byte-wise.
+    if (oldBase + (wordEnd >>> 2) > oldWords.length || newBase + (wordEnd >>> 2) > newWords.length) {
+      oldWords = undefined;
+      newWords = undefined;
+    }
+  }
 
   let i = 0;
   let d = 0;
