@@ -183,7 +183,11 @@ export class BerReader {
   /** Waits until the source has delivered what `next()` needs (or has ended). */
   async more(): Promise<void> {
     this.release();
-    await this.ch.fill(this.want);
+    try {
+      await this.ch.fill(this.want);
+    } catch (e) {
+      throw this.stick(this.located(e));
+    }
     this.attach();
   }
 
@@ -220,7 +224,7 @@ export class BerReader {
     try {
       await this.ch.skip(left);
     } catch (e) {
-      throw this.stick(e);
+      throw this.stick(this.located(e));
     }
     this.primLeft = 0;
   }
@@ -434,7 +438,17 @@ export class BerReader {
   }
 
   private fail(code: VmsCode, reason: string, offset: number, expected: string, actual: string): never {
-    throw this.stick(new VmsError(code, reason, { offset, path: this.path(), expected, actual }));
+    throw this.stick(new VmsError(code, reason, { offset, path: this.where(), expected, actual }));
+  }
+
+  /** Inside a long primitive's contents, the path to that value; between values, the next one's. */
+  private where(): PathElement[] {
+    return this.primLeft > 0 ? this.eventPath() : this.path();
+  }
+
+  /** A channel error (I/O, a buffer limit, a truncated skip) with the reader's path added. */
+  private located(e: unknown): unknown {
+    return e instanceof VmsError && e.path.length === 0 && this.depth > 0 ? e.within(...this.where()) : e;
   }
 
   private stick(e: unknown): unknown {

@@ -142,3 +142,12 @@ test('errors are sticky, and every proper prefix of a valid stream is E_TRUNCATE
     assert.ok(isVmsError(e) && e.code === 'E_TRUNCATED', `prefix ${n}: ${String(e)}`);
   }
 });
+
+test('skipRest past the end of an unsized stream is E_TRUNCATED with the path', async () => {
+  const bytes = Uint8Array.from([0x30, 0x80, 0x04, 0x82, 0x10, 0x00, ...new Uint8Array(100)]);
+  const r = new BerReader(new ChannelReader(streamSource(bytes, 30), { bufferSize: 64 }), { wholePrimitiveLimit: 16 });
+  assert.equal(await r.read(), BerEventKind.Start);
+  assert.equal(await r.read(), BerEventKind.Primitive);
+  await assert.rejects(r.skipRest(), (e: unknown) => isVmsError(e) && e.code === 'E_TRUNCATED' && formatPath(e.path) === 'SEQUENCE[0]');
+  assert.throws(() => r.next(), { code: 'E_TRUNCATED' }, 'sticky');
+});
