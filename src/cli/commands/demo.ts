@@ -1,7 +1,13 @@
 /**
- * `vmstream demo`: builds the sample machine, saves it through a ChannelWriter to a file
- * (device sections with the binary VMState visitor, RAM as pages), loads it into a fresh
- * machine, and checks that both are equal. Exits 1 on a mismatch.
+ * `vmstream demo`: the README's main command. By default a live migration: a destination
+ * child process listens on loopback, a running sample machine (with a workload dirtying
+ * pages at --dirty-rate) migrates into it with a live progress line, the destination's hash
+ * of RAM and devices is checked against the source's at switch-over, and the statistics are
+ * printed (--json: totalTimeMs, downtimeMs, transferredBytes, throughputMBps, iterations,
+ * status...). Exits 1 on a mismatch.
+ *
+ * `--file` keeps the earlier demo: save the sample machine to a file (device sections with
+ * the binary VMState visitor, RAM as pages), load it into a fresh machine, and compare.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -14,6 +20,7 @@ import { FileSink, FileSource } from '../../channel/transports/file.js';
 import { VmsError } from '../../errors.js';
 import { freshMachine, generateMachine, loadMachine, machineDifferences, saveMachine } from '../../sample/index.js';
 import { EXIT_BAD_STREAM, action, toJson, usageExits } from '../util.js';
+import { demoOutput, intArg, numArg, runLiveDemo } from './migrate.js';
 
 interface DemoOptions {
   seed: string;
@@ -22,15 +29,55 @@ interface DemoOptions {
   json?: boolean;
 }
 
+interface LiveOptions {
+  file: boolean;
+  ram: number;
+  random: number;
+  dirtyRate: number;
+  maxBandwidth: number;
+  downtimeLimit: number;
+  maxIterations: number;
+  progress: boolean;
+  json?: boolean;
+}
+
 export function demoCommand(): Command {
   const cmd = new Command('demo')
-    .description('save the sample machine to a file, load it back into a fresh machine, and compare')
-    .option('--seed <n>', 'seed of the generated machine', '1')
-    .option('--ram-mib <n>', 'size of the main RAM block in MiB', '4')
-    .option('-o, --out <file>', 'keep the image at this path (default: a temporary file, removed)')
+    .description('live-migrate a running sample machine into a destination process on loopback and verify it (--file: save/load through a file)')
+    .option('--ram <MiB>', 'live: guest RAM in MiB', intArg, 256)
+    .option('--random <MiB>', 'live: MiB of that RAM filled with random bytes (the rest stays zero)', intArg, 128)
+    .option('--dirty-rate <MB/s>', 'live: pages the running workload dirties per second, in MB', numArg, 50)
+    .option('--max-bandwidth <MB/s>', 'live: bandwidth limit in MB/s (0 = unlimited)', numArg, 0)
+    .option('--downtime-limit <ms>', 'live: longest acceptable downtime', numArg, 300)
+    .option('--max-iterations <n>', 'live: switch over after this many passes even if not converged (0 = never)', intArg, 0)
+    .option('--progress', 'live: print progress lines even when stderr is not a terminal', false)
+    .option('--file', 'the file demo: save the sample machine to a file, load it back and compare', false)
+    .option('--seed <n>', '--file: seed of the generated machine', '1')
+    .option('--ram-mib <n>', '--file: size of the main RAM block in MiB', '4')
+    .option('-o, --out <file>', '--file: keep the image at this path (default: a temporary file, removed)')
     .option('--json', 'print the result as JSON')
-    .action(action(run, (o: DemoOptions) => o.json === true));
+    .action(action(dispatch, (o: DemoOptions) => o.json === true));
   return usageExits(cmd);
+}
+
+async function dispatch(o: DemoOptions & LiveOptions): Promise<void> {
+  if (o.file) return run(o);
+  const r = await runLiveDemo({
+    ram: o.ram,
+    random: o.random,
+    dirtyRate: o.dirtyRate,
+    maxBandwidth: o.maxBandwidth,
+    downtimeLimit: o.downtimeLimit,
+    maxIterations: o.maxIterations,
+    progress: o.progress,
+    json: o.json === true,
+  });
+  process.stdout.write(o.json === true ? demoOutput(r, true) : colour(demoOutput(r, false), r.verified));
+  if (!r.verified || r.stats.status !== 'completed') process.exitCode = EXIT_BAD_STREAM;
+}
+
+function colour(text: string, ok: boolean): string {
+  return text.replace(/^verified: .*$/m, (line) => (ok ? pc.green(line) : pc.red(line)));
 }
 
 async function run(o: DemoOptions): Promise<void> {
