@@ -97,6 +97,21 @@ export function within(e: unknown, ...outer: PathElement[]): unknown {
 }
 
 function compileStep(name: string, spec: FieldSpec, since: number, exists: ExistsTest | undefined, mustExist: boolean): Step {
+  const s = buildStep(name, spec, since, exists, mustExist);
+  // One object shape for every step, so the struct walk's property reads stay monomorphic.
+  return {
+    name: s.name,
+    since: s.since,
+    exists: s.exists,
+    mustExist: s.mustExist,
+    hasState: s.hasState,
+    save: s.save,
+    load: s.load,
+    zero: s.zero,
+  };
+}
+
+function buildStep(name: string, spec: FieldSpec, since: number, exists: ExistsTest | undefined, mustExist: boolean): Step {
   const base = {
     name,
     since,

@@ -10,7 +10,8 @@ import type { LoadLimits, Obj, Plan, Step } from './plan.js';
 
 /** Presence (spec §2.4): an existence test alone decides; otherwise `since <= version`. */
 function present(step: Step, state: Obj, version: number): boolean {
-  return step.exists !== undefined ? step.exists(state, version) : step.since <= version;
+  const exists = step.exists;
+  return exists === undefined ? step.since <= version : exists(state, version);
 }
 
 function mustExistFailed(plan: Plan, step: Step, version: number, at: number, saving: boolean): never {
@@ -25,14 +26,16 @@ function mustExistFailed(plan: Plan, step: Step, version: number, at: number, sa
 export function saveStruct(plan: Plan, state: Obj, out: OutputVisitor, version: number, name: string): void {
   const s = plan.hooks.preSave !== undefined ? plan.hooks.preSave(state) : state;
   out.startStruct(name, { vmsdName: plan.desc.name, version });
-  let step: Step | undefined;
+  const steps = plan.steps;
+  let i = 0;
   try {
-    for (step of plan.steps) {
+    for (; i < steps.length; i++) {
+      const step = steps[i]!;
       if (present(step, s, version)) step.save(s, out);
       else if (step.mustExist) mustExistFailed(plan, step, version, out.offset, true);
     }
   } catch (e) {
-    throw step === undefined ? e : within(e, step.name);
+    throw i < steps.length ? within(e, steps[i]!.name) : e;
   }
   for (const sub of plan.subsections) {
     const needed = sub.hooks.needed;
@@ -73,14 +76,16 @@ export function loadStruct(plan: Plan, inp: InputVisitor, target: Obj, version: 
   let s: Obj = { ...target };
   if (plan.hooks.preLoad !== undefined) s = plan.hooks.preLoad(s) ?? s;
   inp.startStruct(name, { vmsdName: plan.desc.name, version });
-  let step: Step | undefined;
+  const steps = plan.steps;
+  let i = 0;
   try {
-    for (step of plan.steps) {
+    for (; i < steps.length; i++) {
+      const step = steps[i]!;
       if (present(step, s, version)) step.load(s, inp, limits);
       else if (step.mustExist) mustExistFailed(plan, step, version, inp.offset, false);
     }
   } catch (e) {
-    throw step === undefined ? e : within(e, step.name);
+    throw i < steps.length ? within(e, steps[i]!.name) : e;
   }
   s = loadSubsections(plan, inp, s, limits);
   inp.endStruct();
