@@ -106,7 +106,7 @@ test('BIT STRING rules, primitive and constructed', async () => {
 
 test('constructed strings: segments must be of the type X.690 names', async () => {
   await findings('24 80 02 01 00 00 00', ['error X690_SEGMENT @2 OCTET STRING[0]']);
-  await findings('2c 80 0c 01 41 00 00', ['error X690_SEGMENT @2 UTF8String[0]']); // 8.23.6: OCTET STRING segments
+  await findings('2c 80 0c 01 41 00 00', ['error X690_SEGMENT @2 UTF8String[0]']); // restricted strings take OCTET STRING segments
   await findings('23 80 04 01 00 00 00', ['error X690_SEGMENT @2 BIT STRING[0]']);
   await findings('24 80 24 80 05 00 00 00 00 00', ['error X690_SEGMENT @4 OCTET STRING[0].OCTET STRING[0]']);
   // A time split into segments is checked as a whole.

@@ -143,7 +143,7 @@ class X690Checker {
       if (form === Form.Primitive) {
         this.report('X690_WRONG_FORM', 'error', ev.offset, `${ev.tagName} must be primitive`, 'the primitive form (bit 6 of the identifier clear)', 'constructed');
       } else if (form === Form.Either) {
-        // X.690 8.6.4, 8.7.3, 8.23.6: a string in the constructed form is a series of segments.
+        // X.690 8.6.4, 8.7.3 and the restricted-string clause: a constructed string is a series of segments.
         mySegment = segmentTag(ev.number);
         this.rootDepth = d;
         this.rootType = ev.number;
@@ -213,7 +213,7 @@ class X690Checker {
   private checkSegmentTag(ev: BerEvent, expected: number): boolean {
     if (ev.cls === TagClass.Universal && ev.number === expected) return true;
     this.report('X690_SEGMENT', 'error', ev.offset, `a segment of a constructed ${tagName(0, this.rootType)} must be ${tagName(0, expected)}`,
-      `${tagName(0, expected)} (X.690 ${expected === Universal.BitString ? '8.6.4' : this.rootType === Universal.OctetString ? '8.7.3.2' : '8.23.6'})`, ev.tagName);
+      `${tagName(0, expected)} (X.690 ${expected === Universal.BitString ? '8.6.4' : this.rootType === Universal.OctetString ? '8.7.3.2' : 'restricted strings: as IMPLICIT OCTET STRING'})`, ev.tagName);
     return false;
   }
 

@@ -52,7 +52,8 @@ export function universalForm(number: number): number {
 /**
  * The tag a constructed string's segments must have: BIT STRING segments are BIT STRINGs
  * (X.690 8.6.4), OCTET STRING segments are OCTET STRINGs (8.7.3.2), and restricted
- * character strings are encoded as if IMPLICIT OCTET STRING (8.23.6), so theirs are too.
+ * character strings are encoded as if [UNIVERSAL n] IMPLICIT OCTET STRING (the restricted
+ * character string clause, 8.21 or 8.23 by edition), so theirs are OCTET STRINGs too.
  */
 export const segmentTag = (number: number): number => (number === Universal.BitString ? Universal.BitString : Universal.OctetString);
 
