@@ -11,7 +11,8 @@
  * its block (CONTINUE clear: `block` present) or that continues from the previous record's
  * block (CONTINUE set: `block` absent); each further page must have CONTINUE set and the next
  * offset. Zero pages of one fill byte run without bound; data pages run up to `maxRunPages`
- * (their bytes are gathered in one reused buffer, so nothing is allocated per page). Each
+ * (their bytes are gathered in one run buffer, so nothing is allocated per page; a large run's
+ * buffer is handed to the channel by reference and the next run takes a fresh one). Each
  * record therefore maps back to exactly one binary record: conversion back is exact.
  *
  * Backpressure: the writer waits for the channel to drain after page runs and at section
@@ -70,6 +71,8 @@ export const DEFAULT_MAX_RUN_PAGES = 64;
 /** ZeroRun.count is INTEGER (1..4294967295). */
 const MAX_ZERO_RUN = 0xffffffff;
 const UTF8 = new TextDecoder('utf-8', { fatal: true });
+/** Page runs of at least this many bytes are handed to the channel rather than copied into it. */
+const HAND_OVER_RUN = 64 << 10;
 
 /** Size of a TLV with a one-octet tag and definite length. */
 const tlv = (contentLength: number): number => 1 + lengthSize(contentLength) + contentLength;
@@ -425,7 +428,13 @@ export class BerStreamWriter implements StreamVisitor {
       if (named !== undefined) this.nameFrom(Run.block, named);
       ber.integer(run.offset, C[Run.offset]);
       ber.header(C[Run.body]!, false, n);
-      this.out.bytesCopy(this.runData!.subarray(0, n));
+      if (n >= HAND_OVER_RUN) {
+        // Large runs go to the channel by reference (no second copy); the next run gets a fresh buffer.
+        this.out.bytes(this.runData!.subarray(0, n));
+        this.runData = undefined;
+      } else {
+        this.out.bytesCopy(this.runData!.subarray(0, n));
+      }
     }
     run.kind = undefined;
     run.count = 0;
