@@ -7,6 +7,9 @@ import type { Command } from 'commander';
 import type { ByteSink, ByteSource } from '../channel/transport.js';
 import { VmsError, formatPath, isVmsError } from '../errors.js';
 
+/** Reader settings for the CLI: 4 MiB reads (fewer syscalls on big streams; measured in bench/stream.ts). */
+export const CLI_READER = { bufferSize: 4 << 20 } as const;
+
 /** Exit statuses: 0 ok, 1 the stream is bad, 2 usage or I/O error. */
 export const EXIT_OK = 0;
 export const EXIT_BAD_STREAM = 1;

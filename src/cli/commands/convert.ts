@@ -5,7 +5,7 @@ import { VmsError } from '../../errors.js';
 import { readAnyStream } from '../../stream/ber/any.js';
 import { BerStreamWriter } from '../../stream/ber/writer.js';
 import { StreamWriter } from '../../stream/writer.js';
-import { action, openInput, openOutput, usageExits } from '../util.js';
+import { CLI_READER, action, openInput, openOutput, usageExits } from '../util.js';
 
 export interface ConvertOptions {
   output: string;
@@ -24,7 +24,7 @@ export async function runConvert(input: string, o: ConvertOptions): Promise<void
   try {
     // The input may be either format (told by its first bytes); BER output goes through the BER writer.
     const writer = o.to === 'ber' ? new BerStreamWriter(w) : new StreamWriter(w, { regenerateVmdesc: o.regenerateVmdesc === true });
-    await readAnyStream(source, writer);
+    await readAnyStream(source, writer, { reader: CLI_READER });
     await w.close();
   } catch (e) {
     w.destroy(e);

@@ -11,7 +11,7 @@ import { VmsError } from '../../errors.js';
 import type { OutputVisitor, StructInfo } from '../../format/visitor.js';
 import type { RamBlockList, RamPage, SectionHeader, StreamVisitor } from '../../stream/events.js';
 import { readAnyStream } from '../../stream/ber/any.js';
-import { TextOut, action, hex, jsonReplacer, openInput, usageExits } from '../util.js';
+import { CLI_READER, TextOut, action, hex, jsonReplacer, openInput, usageExits } from '../util.js';
 
 /** One decoded value. Structs, arrays and subsections hold children. */
 export interface FieldNode {
@@ -337,6 +337,7 @@ export async function runDump(file: string, o: DumpOptions): Promise<void> {
       pageData: o.ram === true || o.extract !== undefined,
       decodeXbzrle: o.extract !== undefined,
       decodeCompressed: o.ram === true || o.extract !== undefined,
+      reader: CLI_READER,
     });
   } catch (e) {
     d.fail();

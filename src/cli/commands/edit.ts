@@ -13,7 +13,7 @@ import type { SectionHeader } from '../../stream/events.js';
 import { sectionLabel } from '../../stream/reader.js';
 import { readAnyStream } from '../../stream/ber/any.js';
 import { StreamWriter } from '../../stream/writer.js';
-import { action, openInput, openOutput, usageExits } from '../util.js';
+import { CLI_READER, action, openInput, openOutput, usageExits } from '../util.js';
 
 /** A StreamWriter that routes the fields of edited sections through a FieldEditor. */
 class EditingWriter extends StreamWriter {
@@ -47,7 +47,7 @@ export async function runEdit(input: string, sets: readonly string[], output: st
   const w = new ChannelWriter(sink);
   const edits: FieldEdit[] = [];
   try {
-    await readAnyStream(source, new EditingWriter(w, specs, edits));
+    await readAnyStream(source, new EditingWriter(w, specs, edits), { reader: CLI_READER });
     await w.close();
     for (const s of specs) {
       const hits = edits.filter((e) => e.spec === s.spec);

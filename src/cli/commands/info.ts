@@ -3,7 +3,7 @@ import { Command } from 'commander';
 import type { ByteSource } from '../../channel/transport.js';
 import type { RamBlockInfo, SectionHeader, StreamCommand } from '../../stream/events.js';
 import { readAnyStream } from '../../stream/ber/any.js';
-import { action, openInput, toJson, usageExits } from '../util.js';
+import { CLI_READER, action, openInput, toJson, usageExits } from '../util.js';
 
 export interface SectionInfo {
   id: number;
@@ -97,7 +97,7 @@ export async function collectInfo(source: ByteSource | Uint8Array): Promise<Stre
         trailerDevices = t.vmdesc.devices.length;
       },
     },
-    { pageData: false },
+    { pageData: false, reader: CLI_READER },
   );
   const c = summary.configuration;
   return {
