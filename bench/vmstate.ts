@@ -25,9 +25,11 @@ export interface BenchRow {
 }
 
 export interface VmstateBenchOptions {
-  /** Size of the big buffer in MiB. Defaults to 64. */
+  /** Smaller inputs and shorter runs (CI smoke run): an 8 MiB buffer, 100 ms. Defaults to false. */
+  readonly quick?: boolean;
+  /** Size of the big buffer in MiB. Defaults to 64 (8 when quick). */
   readonly bufferMiB?: number;
-  /** Minimum time per measurement in ms (repeats until reached). Defaults to 400. */
+  /** Minimum time per measurement in ms (repeats until reached). Defaults to 400 (100 when quick). */
   readonly minMs?: number;
 }
 
@@ -81,8 +83,8 @@ async function timed(minMs: number, once: () => Promise<number>): Promise<{ byte
 const mbps = (bytes: number, ms: number): number => Math.round((bytes / (1 << 20) / (ms / 1000)) * 10) / 10;
 
 export async function run(opts: VmstateBenchOptions = {}): Promise<BenchRow[]> {
-  const minMs = opts.minMs ?? 400;
-  const bufferMiB = opts.bufferMiB ?? 64;
+  const minMs = opts.minMs ?? (opts.quick === true ? 100 : 400);
+  const bufferMiB = opts.bufferMiB ?? (opts.quick === true ? 8 : 64);
   const rows: BenchRow[] = [];
   const dir = mkdtempSync(join(tmpdir(), 'vmstream-bench-vmstate-'));
   try {
