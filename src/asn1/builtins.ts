@@ -56,6 +56,12 @@ export const SIZED_KINDS: ReadonlySet<TypeKind> = new Set<TypeKind>([
   ...[...BUILTIN_REFERENCE_TYPES.values()].map((b) => b.kind),
 ]);
 
+/** Character string kinds, where a FROM (permitted alphabet) constraint applies. */
+export const CHARACTER_KINDS: ReadonlySet<TypeKind> = new Set<TypeKind>([
+  'UTF8String', 'NumericString', 'PrintableString', 'TeletexString', 'VideotexString', 'IA5String', 'GraphicString',
+  'VisibleString', 'GeneralString', 'UniversalString', 'BMPString', 'ObjectDescriptor', 'CHARACTER STRING',
+]);
+
 /** X.660 names usable without a number in OID values: the root arcs and the arcs under itu-t and iso. */
 const ROOT_ARCS: ReadonlyMap<string, bigint> = new Map([
   ['itu-t', 0n], ['ccitt', 0n], ['itu-r', 0n], ['iso', 1n], ['joint-iso-itu-t', 2n], ['joint-iso-ccitt', 2n],

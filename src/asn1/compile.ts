@@ -19,11 +19,11 @@ import type {
   TypeAst,
   ValueAst,
 } from './ast.js';
-import { BUILTIN_REFERENCE_TYPES, KEYWORD_TYPE_TAGS, SIZED_KINDS, wellKnownArc } from './builtins.js';
+import { BUILTIN_REFERENCE_TYPES, CHARACTER_KINDS, KEYWORD_TYPE_TAGS, SIZED_KINDS, wellKnownArc } from './builtins.js';
 import { checkTypeDefinitions, type PendingCheck } from './checks.js';
 import type { Asn1DiagnosticCode, Diagnostic, Severity, Span } from './diagnostics.js';
 import { parseModules } from './parser.js';
-import { intersectRanges, singleRange, unionRanges } from './ranges.js';
+import { intersectRanges, normalizeRanges, singleRange, unionRanges } from './ranges.js';
 import type { AsnType, AsnValue, Component, NamedNumber, Ranges, Tag, TypeDef, TypeKind } from './types.js';
 
 export interface Asn1Source {
@@ -244,7 +244,7 @@ export function compileModules(asts: readonly ModuleAst[], options: CompileOptio
   }
 
   function makeType(name: string, ctx: Ctx, def: TypeDef, tags: readonly Tag[]): AsnType {
-    return { name, module: ctx.mod.ast.name, kind: def.kind, tags, def, size: undefined, value: undefined, contains: undefined };
+    return { name, module: ctx.mod.ast.name, kind: def.kind, tags, def, size: undefined, value: undefined, alphabet: undefined, contains: undefined };
   }
 
   /** A stand-in after an error, so compilation continues without cascading diagnostics. */
@@ -681,22 +681,29 @@ export function compileModules(asts: readonly ModuleAst[], options: CompileOptio
   interface Effect {
     value: Ranges | undefined;
     size: Ranges | undefined;
+    alphabet: Ranges | undefined;
     contains: AsnType | undefined;
   }
-  const NONE: Effect = { value: undefined, size: undefined, contains: undefined };
+  const NONE: Effect = { value: undefined, size: undefined, alphabet: undefined, contains: undefined };
+
+  /** What the values inside a constraint stand for: values of the type, sizes (in SIZE), or characters (in FROM). */
+  type Mode = 'value' | 'size' | 'alphabet';
 
   /** Serial application (X.680 51.3): the new constraint narrows what the type already allowed. */
   function applyConstraint(t: AsnType, c: ConstraintAst, ctx: Ctx): AsnType {
-    const e = evaluate(c, t, ctx, false);
+    const e = evaluate(c, t, ctx, 'value');
     const keepValue = t.kind === 'INTEGER' || t.kind === 'ENUMERATED';
     const keepSize = SIZED_KINDS.has(t.kind);
-    if (e.size !== undefined && !keepSize) {
-      report('ASN1_BAD_VALUE', `a SIZE constraint does not apply to ${t.kind}`, c.span, ctx.mod);
-    }
-    const value = keepValue && e.value !== undefined ? (t.value === undefined ? e.value : intersectRanges(t.value, e.value)) : t.value;
-    const size = keepSize && e.size !== undefined ? (t.size === undefined ? e.size : intersectRanges(t.size, e.size)) : t.size;
-    if (value === t.value && size === t.size && e.contains === undefined) return t;
-    return { ...t, value, size, contains: e.contains ?? t.contains };
+    const keepAlphabet = CHARACTER_KINDS.has(t.kind);
+    if (e.size !== undefined && !keepSize) report('ASN1_BAD_VALUE', `a SIZE constraint does not apply to ${t.kind}`, c.span, ctx.mod);
+    if (e.alphabet !== undefined && !keepAlphabet) report('ASN1_BAD_VALUE', `a FROM constraint does not apply to ${t.kind}`, c.span, ctx.mod);
+    const narrow = (keep: boolean, had: Ranges | undefined, add: Ranges | undefined): Ranges | undefined =>
+      !keep || add === undefined ? had : had === undefined ? add : intersectRanges(had, add);
+    const value = narrow(keepValue, t.value, e.value);
+    const size = narrow(keepSize, t.size, e.size);
+    const alphabet = narrow(keepAlphabet, t.alphabet, e.alphabet);
+    if (value === t.value && size === t.size && alphabet === t.alphabet && e.contains === undefined) return t;
+    return { ...t, value, size, alphabet, contains: e.contains ?? t.contains };
   }
 
   const combine = (a: Ranges | undefined, b: Ranges | undefined, op: 'union' | 'intersection'): Ranges | undefined => {
@@ -706,20 +713,41 @@ export function compileModules(asts: readonly ModuleAst[], options: CompileOptio
     return intersectRanges(a, b);
   };
 
-  /** Reduces a constraint to value and size ranges (undefined = this constraint does not restrict it). */
-  function evaluate(c: ConstraintAst, t: AsnType, ctx: Ctx, inSize: boolean): Effect {
+  /** A value inside FROM: each character of a cstring is permitted (X.680 51.7). */
+  function characters(v: AsnValue): Ranges | undefined {
+    if (v.kind !== 'string') return undefined;
+    const ranges = [...v.value].map((ch) => {
+      const cp = BigInt(ch.codePointAt(0)!);
+      return { min: cp, max: cp };
+    });
+    return { ranges: normalizeRanges(ranges), extensible: false };
+  }
+
+  /**
+   * Reduces a constraint to value, size and alphabet ranges (undefined = this constraint does not restrict
+   * that aspect). Inside SIZE and FROM the inner ranges come back as `value` and are moved by the caller.
+   */
+  function evaluate(c: ConstraintAst, t: AsnType, ctx: Ctx, mode: Mode): Effect {
+    const valueType = mode === 'value' ? t : undefined;
     switch (c.kind) {
       case 'single': {
-        const v = resolveValue(c.value, inSize ? undefined : t, ctx);
-        if (v.kind === 'integer') return { ...NONE, value: singleRange(v.value, v.value) };
-        if (inSize && v.kind !== 'opaque') report('ASN1_BAD_VALUE', 'a SIZE constraint needs integer values', c.span, ctx.mod);
+        const v = resolveValue(c.value, valueType, ctx);
+        if (v.kind === 'integer' && mode !== 'alphabet') return { ...NONE, value: singleRange(v.value, v.value) };
+        if (mode === 'alphabet') return { ...NONE, value: characters(v) };
+        if (mode === 'size' && v.kind !== 'opaque') report('ASN1_BAD_VALUE', 'a SIZE constraint needs integer values', c.span, ctx.mod);
         return NONE;
       }
       case 'range': {
-        const numeric = inSize || t.kind === 'INTEGER' || t.kind === 'ENUMERATED';
+        const numeric = mode === 'size' || t.kind === 'INTEGER' || t.kind === 'ENUMERATED';
         const bound = (b: ValueAst | 'MIN' | 'MAX'): bigint | undefined | null => {
           if (b === 'MIN' || b === 'MAX') return undefined;
-          const v = resolveValue(b, inSize ? undefined : t, ctx);
+          const v = resolveValue(b, valueType, ctx);
+          if (mode === 'alphabet') {
+            // "a".."z": each bound is one character
+            if (v.kind === 'string' && [...v.value].length === 1) return BigInt(v.value.codePointAt(0)!);
+            if (v.kind !== 'opaque') report('ASN1_BAD_VALUE', 'a FROM range bound must be a single character', b.span, ctx.mod);
+            return null;
+          }
           if (v.kind === 'integer') return v.value;
           // An unresolved reference (kind 'opaque') was reported already.
           if (numeric && v.kind !== 'opaque') report('ASN1_BAD_VALUE', 'a range bound must be an integer', b.span, ctx.mod);
@@ -730,21 +758,19 @@ export function compileModules(asts: readonly ModuleAst[], options: CompileOptio
         if (lo === null || hi === null) return NONE;
         return { ...NONE, value: singleRange(lo === undefined ? undefined : c.lowerOpen ? lo + 1n : lo, hi === undefined ? undefined : c.upperOpen ? hi - 1n : hi) };
       }
-      case 'size': {
-        const inner = evaluate(c.constraint, t, ctx, true);
-        return { ...NONE, size: inner.value };
-      }
+      case 'size':
+        return { ...NONE, size: evaluate(c.constraint, t, ctx, 'size').value };
       case 'from':
-        evaluate(c.constraint, t, ctx, inSize); // checks references; permitted alphabets are not compiled
-        return NONE;
+        return { ...NONE, alphabet: evaluate(c.constraint, t, ctx, 'alphabet').value };
       case 'union':
       case 'intersection': {
         let acc: Effect | undefined;
         for (const item of c.items) {
-          const e = evaluate(item, t, ctx, inSize);
+          const e = evaluate(item, t, ctx, mode);
           acc = acc === undefined ? e : {
             value: combine(acc.value, e.value, c.kind),
             size: combine(acc.size, e.size, c.kind),
+            alphabet: combine(acc.alphabet, e.alphabet, c.kind),
             contains: acc.contains ?? e.contains,
           };
         }
@@ -752,18 +778,18 @@ export function compileModules(asts: readonly ModuleAst[], options: CompileOptio
       }
       case 'except': {
         // Over-approximated: the excluded values are not subtracted.
-        evaluate(c.excluded, t, ctx, inSize);
-        return c.base === 'ALL' ? NONE : evaluate(c.base, t, ctx, inSize);
+        evaluate(c.excluded, t, ctx, mode);
+        return c.base === 'ALL' ? NONE : evaluate(c.base, t, ctx, mode);
       }
       case 'extensible': {
-        const root = c.root === undefined ? NONE : evaluate(c.root, t, ctx, inSize);
-        if (c.additions !== undefined) evaluate(c.additions, t, ctx, inSize);
+        const root = c.root === undefined ? NONE : evaluate(c.root, t, ctx, mode);
+        if (c.additions !== undefined) evaluate(c.additions, t, ctx, mode);
         const mark = (r: Ranges | undefined): Ranges | undefined => (r === undefined ? undefined : { ...r, extensible: true });
-        return { value: mark(root.value), size: mark(root.size), contains: root.contains };
+        return { value: mark(root.value), size: mark(root.size), alphabet: mark(root.alphabet), contains: root.contains };
       }
       case 'type': {
         const sub = compileType(c.type, ctx, `${t.name}.constraint`);
-        return { value: sub.value, size: sub.size, contains: undefined };
+        return { value: sub.value, size: sub.size, alphabet: sub.alphabet, contains: undefined };
       }
       case 'contents': {
         if (c.encodedBy !== undefined) resolveValue(c.encodedBy, undefined, ctx);

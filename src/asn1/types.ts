@@ -108,6 +108,8 @@ export interface AsnType {
   readonly size: Ranges | undefined;
   /** Permitted INTEGER / ENUMERATED values; undefined when unconstrained. */
   readonly value: Ranges | undefined;
+  /** Permitted characters (FROM), as Unicode code point ranges; undefined when unconstrained. */
+  readonly alphabet: Ranges | undefined;
   /** `CONTAINING T`: the type the octets (or bits) must hold. */
   readonly contains: AsnType | undefined;
 }

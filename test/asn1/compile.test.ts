@@ -64,7 +64,14 @@ test('value and size constraints reduce to ranges: unions, open bounds, intersec
   assert.equal(formatRanges(names.size!), '0..64'); // helperBound, imported from the other module
   assert.equal(formatRanges(names.def.element!.size!), '1..4, ...');
   assert.equal(names.def.element!.size!.extensible, true);
-  assert.equal(formatRanges(mustType(r, 'Alpha').size!), '3');
+  const alpha = mustType(r, 'Alpha');
+  assert.equal(formatRanges(alpha.size!), '3');
+  assert.equal(formatRanges(alpha.alphabet!), '48..57 | 97..122'); // FROM ("a".."z" | "0".."9") as code points
+  const from = compileText(mod('', 'A ::= PrintableString (FROM ("cab" | "x"))\nB ::= UTF8String (FROM ("a".."z") ^ FROM ("m".."\u00e9"))\nC ::= INTEGER (FROM ("a"))\nD ::= IA5String (FROM ("ab".."z"))'));
+  assert.deepEqual(where(from.diagnostics), ['4:16 ASN1_BAD_VALUE', '5:24 ASN1_BAD_VALUE']);
+  assert.equal(formatRanges(mustType(from, 'A').alphabet!), '97..99 | 120');
+  assert.equal(formatRanges(mustType(from, 'B').alphabet!), '109..122');
+  assert.equal(mustType(from, 'C').alphabet, undefined);
   const serial = compileText(mod('', 'T ::= OCTET STRING (SIZE (1..10)) (SIZE (5..20))\nU ::= T (SIZE (7..8))'));
   assert.deepEqual(serial.diagnostics, []);
   assert.equal(formatRanges(mustType(serial, 'T').size!), '5..10');
