@@ -10,12 +10,13 @@ import { tmpdir } from 'node:os';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { checkFixtures, loadFixture, readManifest, type ManifestEntry } from '../../tools/qemu/fixtures.js';
+import { checkFixtures, loadFixture, machineNamed, readManifest, type ManifestEntry } from '../../tools/qemu/fixtures.js';
+import { loadIntoQemu } from '../../tools/qemu/incoming.js';
 import { launchQemu, qemuAvailable, QEMU_BINARY } from '../../tools/qemu/launch.js';
 import { QmpClient, QmpCommandError } from '../../tools/qemu/qmp.js';
 import { isVmsError } from '../../src/errors.js';
 import { xbzrleEncode } from '../../src/stream/xbzrle.js';
-import { MACHINES, seededBytes } from '../../tools/qemu/machines.js';
+import { MACHINES, resolveArgs, seededBytes, writeInputs } from '../../tools/qemu/machines.js';
 import { framingFreeDigest, scanRam } from '../../tools/qemu/ram-scan.js';
 import { sha256File } from '../../tools/qemu/save.js';
 
@@ -356,4 +357,24 @@ test('our XBZRLE encoder reproduces every delta QEMU wrote, byte for byte', () =
   });
   assert.equal(checked, e.ram.records.xbzrle);
   assert.ok(checked > 0);
+});
+
+test('loadIntoQemu keep: the destination stays up for the caller to read and quit', { skip }, async () => {
+  const e = entryNamed('q35-devices');
+  const dir = mkdtempSync(join(tmpdir(), 'vmstream-keep-'));
+  try {
+    writeInputs(machineNamed(e.name), dir);
+    const r = await loadIntoQemu(join(FIXTURES, e.file), resolveArgs(e.machineArgs, dir), { keep: true });
+    assert.equal(r.status, 'completed', r.error);
+    assert.ok(r.handle !== undefined);
+    try {
+      assert.equal(await r.handle.qmp.execute('qom-get', { path: '/machine', property: 'type' }), 'pc-q35-7.2-machine');
+      assert.match(r.infoMigrate ?? '', /Migration status: completed/);
+    } finally {
+      await r.handle.quit();
+    }
+    assert.throws(() => process.kill(r.handle!.pid, 0));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
