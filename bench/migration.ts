@@ -1,0 +1,185 @@
+/**
+ * Live-migration bench (`npm run bench -- --only migration`):
+ *   1. vmstream → vmstream: a 1 GiB sample guest with 512 MiB of random RAM, migrated over
+ *      loopback TCP into a destination child process (`vmstream receive --sample`), idle;
+ *   2. the same with the workload dirtying 50 MB/s: does it converge within the downtime limit;
+ *   3. QEMU → QEMU with the same RAM contents: two `qemu-system-x86_64 -M pc -m 1024 -S`, the
+ *      random bytes loaded with `-device loader`, max-bandwidth raised;
+ *   4. a raw Node socket pump of as many bytes as vmstream sent, into a child process.
+ * Goals: vmstream's total time ≤ 0.67 × QEMU's; its throughput ≥ 70% of the raw pump's.
+ * --quick: 256 MiB guest, 128 MiB random, and no QEMU run.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openDuplex } from '../src/channel/open.js';
+import { SampleMachine } from '../src/migration/sample-machine.js';
+import { MigrationSource } from '../src/migration/source.js';
+import type { MigrationStats } from '../src/migration/stats.js';
+import { launchQemu, qemuAvailable } from '../tools/qemu/launch.js';
+
+export const name = 'migration';
+
+interface Row {
+  readonly name: string;
+  readonly value: number;
+  readonly unit: string;
+  readonly note?: string;
+}
+
+/** Where the random bytes go in guest RAM (QEMU: guest-physical = pc.ram offset below 3.5 GiB). */
+const RANDOM_AT = 16 << 20;
+
+export async function run(opts: { quick?: boolean } = {}): Promise<Row[]> {
+  const ramMiB = opts.quick ? 256 : 1024;
+  const randomMiB = opts.quick ? 128 : 512;
+  const rows: Row[] = [];
+
+  const idle = await vmstreamMigration(ramMiB, randomMiB, 0);
+  rows.push(
+    { name: `vmstream ${ramMiB} MiB guest (${randomMiB} random), total`, value: idle.totalTimeMs, unit: 'ms', note: `downtime ${idle.downtimeMs?.toFixed(0)} ms` },
+    { name: 'vmstream throughput', value: idle.throughputMBps, unit: 'MB/s', note: `${(idle.transferredBytes / 1e6).toFixed(0)} MB sent` },
+  );
+
+  const pump = await rawPump(idle.transferredBytes);
+  rows.push({ name: 'raw socket pump, same bytes', value: pump, unit: 'MB/s' });
+  rows.push({ name: 'vmstream / raw pump throughput', value: idle.throughputMBps / pump, unit: 'ratio', note: 'goal ≥ 0.70' });
+
+  const busy = await vmstreamMigration(ramMiB, randomMiB, 50);
+  rows.push({
+    name: 'vmstream with 50 MB/s dirtying, downtime',
+    value: busy.downtimeMs ?? NaN,
+    unit: 'ms',
+    note: `limit ${busy.downtimeLimitMs} ms, ${busy.iterations} passes, total ${busy.totalTimeMs.toFixed(0)} ms, ${busy.status}`,
+  });
+
+  if (!opts.quick && (await qemuAvailable())) {
+    const q = await qemuMigration(ramMiB, randomMiB);
+    rows.push({ name: 'QEMU → QEMU same RAM, total', value: q.totalMs, unit: 'ms', note: `downtime ${q.downtimeMs} ms, ${q.mbps.toFixed(0)} Mbit/s` });
+    rows.push({ name: 'vmstream / QEMU total time', value: idle.totalTimeMs / q.totalMs, unit: 'ratio', note: 'goal ≤ 0.67' });
+  }
+  return rows;
+}
+
+/** Migrates a sample machine into a `vmstream receive --sample` child process; checks the hash. */
+async function vmstreamMigration(ramMiB: number, randomMiB: number, dirtyRate: number): Promise<MigrationStats> {
+  const url = new URL('../src/cli/commands/receive.js', import.meta.url).href;
+  const child = spawn(
+    process.execPath,
+    ['--input-type=module', '-e', `const m = await import(${JSON.stringify(url)}); await m.receiveCommand().parseAsync(process.argv.slice(1), { from: 'user' });`, 'tcp:127.0.0.1:0', '--sample', '--ram', String(ramMiB), '--announce', '--json'],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  try {
+    const uri = await firstLine(child.stdout).then((l) => (JSON.parse(l) as { listening: string }).listening);
+    const machine = new SampleMachine({ ramMiB });
+    fillAt(machine, randomMiB);
+    machine.startWorkload(dirtyRate);
+    const conn = await openDuplex(uri);
+    const r = await new MigrationSource(machine).migrate({ sink: conn.sink, reverse: conn.source });
+    machine.stopWorkload();
+    const hash = await machine.hash();
+    if ((r.report as { hash?: string } | undefined)?.hash !== hash) throw new Error('destination differs from the source');
+    return r.stats;
+  } finally {
+    child.kill('SIGKILL');
+  }
+}
+
+/** The bench's RAM: `randomMiB` of xorshift bytes at RANDOM_AT (seed 1), as QEMU gets them. */
+function fillAt(m: SampleMachine, randomMiB: number): void {
+  const ram = m.memory.bytesOf(0);
+  ram.set(randomBytes(randomMiB), RANDOM_AT);
+}
+
+let cached: { mib: number; bytes: Uint8Array } | undefined;
+function randomBytes(mib: number): Uint8Array {
+  if (cached?.mib === mib) return cached.bytes;
+  const words = new Uint32Array((mib << 20) >>> 2);
+  let x = 1;
+  for (let i = 0; i < words.length; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    words[i] = x >>> 0;
+  }
+  cached = { mib, bytes: new Uint8Array(words.buffer) };
+  return cached.bytes;
+}
+
+/** Sends `bytes` over loopback TCP with plain socket.write into a child that counts them (MB/s). */
+async function rawPump(bytes: number): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as { port: number }).port;
+  server.close();
+  const child = spawn(
+    process.execPath,
+    [
+      '-e',
+      `const s=require('net').createServer(c=>{let n=0;c.on('data',b=>n+=b.length);c.on('end',()=>{c.end(String(n));s.close();});});s.listen(${port},'127.0.0.1',()=>console.log('up'));`,
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  try {
+    await firstLine(child.stdout);
+    const sock = connect(port, '127.0.0.1');
+    await new Promise((r) => sock.once('connect', r));
+    const chunk = Buffer.alloc(256 << 10, 0x5a);
+    const t0 = performance.now();
+    for (let sent = 0; sent < bytes; sent += chunk.length) {
+      const part = bytes - sent >= chunk.length ? chunk : chunk.subarray(0, bytes - sent);
+      if (!sock.write(part)) await new Promise((r) => sock.once('drain', r));
+    }
+    sock.end();
+    await new Promise((r) => sock.once('data', r));
+    const ms = performance.now() - t0;
+    sock.destroy();
+    return bytes / 1e3 / ms;
+  } finally {
+    child.kill('SIGKILL');
+  }
+}
+
+/** QEMU → QEMU with the same random bytes at RANDOM_AT; total and downtime as QEMU reports them. */
+async function qemuMigration(ramMiB: number, randomMiB: number): Promise<{ totalMs: number; downtimeMs: number; mbps: number }> {
+  const dir = mkdtempSync(join(tmpdir(), 'vmstream-bench-qemu-'));
+  const file = join(dir, 'random.bin');
+  writeFileSync(file, randomBytes(randomMiB));
+  const machine = ['-M', 'pc', '-m', String(ramMiB), '-S'];
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as { port: number }).port;
+  await new Promise((r) => server.close(r));
+  const src = await launchQemu({ args: [...machine, '-device', `loader,file=${file},addr=${RANDOM_AT}`] });
+  const dst = await launchQemu({ args: [...machine, '-incoming', `tcp:127.0.0.1:${port}`] });
+  try {
+    await src.qmp.execute('migrate-set-parameters', { 'max-bandwidth': 100 * 1024 ** 3 });
+    // -S keeps the CPU at reset; `system_reset` has run the loader, so the bytes are in RAM.
+    await src.qmp.execute('migrate', { uri: `tcp:127.0.0.1:${port}` });
+    const out = await src.waitMigration({ timeoutMs: 600_000 });
+    if (out.status !== 'completed') throw new Error(`QEMU migration ${out.status}: ${out.error}`);
+    const info = out.info as { 'total-time'?: number; downtime?: number; ram?: { mbps?: number } };
+    return { totalMs: info['total-time'] ?? NaN, downtimeMs: info.downtime ?? NaN, mbps: info.ram?.mbps ?? NaN };
+  } finally {
+    await src.quit();
+    await dst.quit();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function firstLine(out: NodeJS.ReadableStream): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    out.setEncoding('utf8');
+    out.on('data', (s: string) => {
+      buf += s;
+      const nl = buf.indexOf('\n');
+      if (nl >= 0) resolve(buf.slice(0, nl));
+    });
+    out.once('end', () => reject(new Error('child ended before its first line')));
+  });
+}
+
+export default { name, run };
