@@ -274,3 +274,31 @@ test('RAM records that name unknown blocks or run past their block are refused',
   assert.equal(e.code, 'E_BER');
   assert.match(e.message, /unknown RAM block/);
 });
+
+test('random damage to a BER stream gives a VmsError or the same events, never a crash or a hang', async () => {
+  const q = load('pc-basic.mig');
+  const ber = await toBer(q);
+  // A deterministic generator, so a failure reproduces.
+  let seed = 0x12345678;
+  const rnd = (n: number): number => {
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+    return seed % n;
+  };
+  // Damage lands in headers and device data (the first 2 KiB, and around the device sections).
+  const devices = Buffer.from(ber).indexOf(Buffer.from('a5 80 a0 10 80 01 00 81 05 74 69 6d 65 72'.replace(/ /g, ''), 'hex'));
+  assert.ok(devices > 0);
+  for (let i = 0; i < 40; i++) {
+    const bad = ber.slice();
+    const hits = 1 + rnd(3);
+    for (let k = 0; k < hits; k++) {
+      const at = i % 2 === 0 ? rnd(2048) : devices + rnd(ber.length - devices);
+      bad[at] = rnd(256);
+    }
+    try {
+      await toQemu(bad);
+    } catch (e) {
+      assert.ok(isVmsError(e), `mutation ${i}: ${e instanceof Error ? e.stack : String(e)}`);
+      assert.equal(typeof e.offset, 'number', `mutation ${i}: ${e.message}`);
+    }
+  }
+});
