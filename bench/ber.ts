@@ -179,13 +179,18 @@ export async function run(opts: BerBenchOptions = {}): Promise<BenchRow[]> {
   const results: BenchRow[] = [];
   try {
     const steps = [
-      // Page-by-reference writes: each one ships the channel's partly filled chunk (see report).
-      () => generate(path, Math.min(sizeBytes, 8 << 20), true),
       () => generate(path, sizeBytes, false),
       () => readAll(path),
-      async () => readInMemory(readFileSync(path)),
+      async () => {
+        // Writer and streaming reader so far: memory must not grow with the stream.
+        log(`peak RSS so far ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB (writer, reader from file)`);
+        return readInMemory(readFileSync(path));
+      },
       () => check(path),
       async () => asn1jsAll(path, (opts.asn1jsMiB ?? 64) << 20),
+      // Pages by reference: today each one makes the channel ship its partly filled chunk and
+      // start a fresh one, so this is slow; kept small, and last, to track that.
+      () => generate(path, Math.min(sizeBytes, 8 << 20), true),
     ];
     for (const step of steps) {
       const r = await step();
