@@ -38,6 +38,7 @@ const MODULES: readonly { readonly name: string; readonly load: () => Promise<Be
   { name: 'ber', load: async () => asModule(await import('./ber.js')) },
   { name: 'stream', load: async () => asModule(await import('./stream.js')) },
   { name: 'ber-convert', load: async () => asModule(await import('./ber-convert.js')) },
+  { name: 'migration', load: async () => asModule(await import('./migration.js')) },
 ];
 
 /** Modules take their own option types; each accepts at least `quick` (unknown keys are ignored). */
@@ -80,7 +81,14 @@ function table(results: ReadonlyMap<string, ModuleResult>): string {
 }
 
 async function main(): Promise<number> {
-  const { only, quick } = parseArgs(process.argv.slice(2));
+  let args: { only: string[]; quick: boolean };
+  try {
+    args = parseArgs(process.argv.slice(2));
+  } catch (e) {
+    process.stderr.write(`${e instanceof Error ? e.message : String(e)}\n`);
+    return 2;
+  }
+  const { only, quick } = args;
   const chosen = MODULES.filter((m) => only.length === 0 || only.includes(m.name));
   const results = new Map<string, ModuleResult>();
   let failed = 0;
