@@ -166,8 +166,23 @@ export function openOutput(path: string): ByteSink {
   };
 }
 
+/**
+ * Output piped into `head` and the like: when the reader goes away (EPIPE), stop quietly as
+ * other command-line tools do, instead of dying on an unhandled 'error' event.
+ */
+export function exitQuietlyOnClosedStdout(): void {
+  if (process.stdout.listenerCount('error') > 0) return;
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(process.exitCode ?? EXIT_OK);
+    throw e;
+  });
+}
+
 /** Writes text to stdout, waiting when the pipe is full (so huge dumps stream). */
 export class TextOut {
+  constructor() {
+    exitQuietlyOnClosedStdout();
+  }
   private buf: string[] = [];
   private size = 0;
   line(s: string): void | Promise<void> {

@@ -3,7 +3,7 @@ import { Command } from 'commander';
 import type { ByteSource } from '../../channel/transport.js';
 import type { RamBlockInfo, SectionHeader, StreamCommand } from '../../stream/events.js';
 import { readAnyStream } from '../../stream/ber/any.js';
-import { CLI_READER, action, openInput, toJson, usageExits } from '../util.js';
+import { CLI_READER, action, exitQuietlyOnClosedStdout, openInput, toJson, usageExits } from '../util.js';
 
 export interface SectionInfo {
   id: number;
@@ -187,6 +187,7 @@ export function infoCommand(): Command {
     .action(
       action(
         async (file: string, opts: { json?: boolean }) => {
+          exitQuietlyOnClosedStdout();
           const info = await collectInfo(openInput(file));
           process.stdout.write((opts.json === true ? toJson(info, 2) : formatInfo(info)) + '\n');
         },
