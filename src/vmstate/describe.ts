@@ -1,7 +1,7 @@
 /** The `vmstate()` builder: checks a description once and freezes it. */
 import { VmsError } from '../errors.js';
 import type { FieldSpec } from './field.js';
-import type { AnyVmsd, FieldMap, FieldsState, Prettify, SubsectionsState, Vmsd, VmsdHooks } from './infer.js';
+import type { AnyVmsd, FieldMap, FieldsState, Prettify, StateOf, SubsectionsState, Vmsd, VmsdHooks } from './infer.js';
 
 /** What `vmstate()` takes. */
 export interface VmsdInput<F extends FieldMap, Subs extends readonly AnyVmsd[], S> extends VmsdHooks<S> {
@@ -117,4 +117,18 @@ function checkSpec(spec: FieldSpec, earlier: ReadonlyMap<string, FieldSpec>, fai
 
 function checkElement(elem: FieldSpec, fail: (reason: string) => never): void {
   if (elem.kind !== 'scalar' && elem.kind !== 'struct') fail(`array elements must be scalars or structs, not ${elem.kind}`);
+}
+
+/** Mutual assignability, so a renamed, retyped, missing or extra field is a compile error. */
+type SameState<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+
+/**
+ * Checks at compile time that a description carries exactly the state type `S` (the role of
+ * QEMU's type_check macros): `const d = describes<MyDevice>()(vmstate({...}))`. A field whose
+ * name or type differs from `S` breaks the build, not a migration.
+ */
+export function describes<S>(): <D extends AnyVmsd>(
+  desc: D & (SameState<StateOf<D>, S> extends true ? unknown : { readonly stateDiffersFrom: S; readonly described: StateOf<D> }),
+) => D {
+  return (desc) => desc;
 }

@@ -14,6 +14,7 @@ import {
   array,
   bool,
   buffer,
+  describes,
   list,
   pointerArray,
   save,
@@ -117,6 +118,20 @@ function wrongShapes(): void {
   void withPad;
 }
 void wrongShapes;
+
+// describes<S>() ties a description to an existing state type (QEMU's type_check macros).
+interface Uart {
+  divider: number;
+  lsr: number;
+  fifo: number[];
+}
+export const uartDesc = describes<Uart>()(vmstate({ name: 'uart', fields: { divider: uint16(), lsr: uint8(), fifo: array(uint8(), 16) } }));
+// @ts-expect-error a field with another type than the state type
+describes<Uart>()(vmstate({ name: 'uart', fields: { divider: uint64(), lsr: uint8(), fifo: array(uint8(), 16) } }));
+// @ts-expect-error a renamed field
+describes<Uart>()(vmstate({ name: 'uart', fields: { div: uint16(), lsr: uint8(), fifo: array(uint8(), 16) } }));
+// @ts-expect-error a missing field
+describes<Uart>()(vmstate({ name: 'uart', fields: { divider: uint16(), fifo: array(uint8(), 16) } }));
 
 test('the type tests compile exactly as expected (tsc on this file)', () => {
   const require = createRequire(import.meta.url);
