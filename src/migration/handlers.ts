@@ -9,7 +9,7 @@
  * | pendingEstimate | before each iteration, cheap           | bytes still to send (no sync)       |
  * | syncPending     | when the estimate is below threshold   | syncs the dirty log, exact bytes    |
  * | iterate         | machine running, budget in bytes       | one PART payload; 'more' or 'done'  |
- * | complete        | machine stopped                        | END payload with everything left    |
+ * | complete        | machine stopped, repeatedly            | END payload in steps; 'done' at EOS |
  * | cleanup         | always, success or failure             | stops dirty logging                 |
  *
  * All writes are synchronous into the channel writer; the driver drains between sections.
@@ -30,7 +30,8 @@ export interface LiveSaveHandler {
   pendingEstimate(): number;
   syncPending(): number;
   iterate(w: ChannelWriter, budgetBytes: number): IterateResult;
-  complete(w: ChannelWriter): void;
+  /** Writes part of the END payload; 'done' once everything left was sent (then it wrote its end marker). */
+  complete(w: ChannelWriter, budgetBytes: number): IterateResult;
   cleanup(): void;
 }
 

@@ -49,6 +49,7 @@ export class RamSaveHandler implements LiveSaveHandler {
   /** Block of the last page record, for CONTINUE (persists across sections, as in QEMU). */
   private lastBlock = -1;
   private logging = false;
+  private completing = false;
 
   constructor(private readonly memory: GuestMemory) {}
 
@@ -122,16 +123,28 @@ export class RamSaveHandler implements LiveSaveHandler {
 
   iterate(w: ChannelWriter, budgetBytes: number): IterateResult {
     const start = w.bytesPut;
-    const done = this.sendPages(w, () => w.bytesPut - start >= budgetBytes);
+    // Stop at the budget, or as soon as the channel asks for a drain (its queue is full).
+    const done = this.sendPages(w, () => w.needsDrain || w.bytesPut - start >= budgetBytes);
     writeBe64(w, 0, RamFlag.EOS);
     return done ? 'done' : 'more';
   }
 
-  complete(w: ChannelWriter): void {
-    this.sync(false);
-    this.lastBlock = -1;
-    this.sendPages(w, () => false);
+  /**
+   * Sends what is left with the machine stopped. Called repeatedly (the driver drains the
+   * channel in between) until it returns 'done', which is when it writes EOS.
+   */
+  complete(w: ChannelWriter, budgetBytes: number): IterateResult {
+    if (!this.completing) {
+      this.sync(false);
+      this.lastBlock = -1;
+      this.completing = true;
+    }
+    const start = w.bytesPut;
+    const done = this.sendPages(w, () => w.needsDrain || w.bytesPut - start >= budgetBytes);
+    if (!done) return 'more';
     writeBe64(w, 0, RamFlag.EOS);
+    this.completing = false;
+    return 'done';
   }
 
   cleanup(): void {

@@ -214,7 +214,7 @@ export class MigrationSource extends EventEmitter {
       await machine.stop();
       stopped = true;
       writeShortHeader(w, SectionType.END, ramId);
-      ram.complete(w);
+      while (ram.complete(w, budget) === 'more') await this.drain(w);
       writeFooter(w, ramId);
       const described: VmdescDevice[] = [];
       machine.devices.forEach((dev, i) => {
@@ -246,12 +246,20 @@ export class MigrationSource extends EventEmitter {
             });
           }
           this.downtimeMs = performance.now() - stopAt;
+          // Complete from here; the report (a hash, say) may take the destination a while.
+          this.finish('completed');
           const reportLine = await lines.next(this.stallTimeoutMs * 6, 'report').catch(() => undefined);
-          if (reportLine !== undefined) report = parseLine(reportLine, REPORT_PREFIX);
+          if (reportLine !== undefined) {
+            try {
+              report = parseLine(reportLine, REPORT_PREFIX);
+            } catch {
+              report = undefined; // a garbled report does not undo a completed migration
+            }
+          }
         }
       }
       this.downtimeMs ??= performance.now() - stopAt;
-      this.finish('completed');
+      if (this.status !== 'completed') this.finish('completed');
       return { stats: this.stats(), report };
     } catch (e) {
       const err = this.cancelled
@@ -311,7 +319,9 @@ export class MigrationSource extends EventEmitter {
   private measure(w: ChannelWriter): void {
     const now = performance.now();
     const dt = now - this.window.at;
-    if (dt >= BANDWIDTH_WINDOW_MS || (this.bandwidth === 0 && dt >= 5 && w.bytesWritten > this.window.bytes)) {
+    // Until the first full window, a window of at least 1 MiB will do (tiny guests finish sooner).
+    const early = this.bandwidth === 0 && dt >= 5 && w.bytesWritten - this.window.bytes >= 1 << 20;
+    if (dt >= BANDWIDTH_WINDOW_MS || early) {
       this.bandwidth = ((w.bytesWritten - this.window.bytes) * 1000) / dt;
       this.window = { at: now, bytes: w.bytesWritten };
     }
