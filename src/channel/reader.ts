@@ -396,9 +396,6 @@ export class ChannelReader {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    if (this.failure === undefined) {
-      this.failure = new VmsError('E_CLOSED', 'reader is closed', { offset: this.base + this.end });
-    }
     await this.source?.close();
   }
 
@@ -435,6 +432,7 @@ export class ChannelReader {
   /** Reads from the source once, making room for `want` unread bytes first. */
   private async pull(want: number): Promise<void> {
     if (this.failure !== undefined) throw this.failure;
+    if (this.closed) throw new VmsError('E_CLOSED', 'reader is closed', { offset: this.base + this.end });
     const src = this.source;
     if (src === undefined) {
       this.sourceEnded = true;

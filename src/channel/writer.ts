@@ -257,7 +257,11 @@ export class ChannelWriter {
   /** Writes everything queued and resolves when the sink has taken it all. */
   async flushAll(): Promise<void> {
     this.ship();
-    while (this.pumping !== undefined) await this.pumping;
+    // Waits on the drain waiters, not on the pump itself: destroy() wakes those, while a
+    // destroyed sink's last write may never settle.
+    while (this.pumping !== undefined && this.failure === undefined) {
+      await new Promise<void>((resolve) => this.drainWaiters.push(resolve));
+    }
     if (this.failure !== undefined) throw this.failure;
   }
 

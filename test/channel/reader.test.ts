@@ -230,6 +230,8 @@ test('after close, pulls fail with E_CLOSED', async () => {
   await r.close();
   assert.equal(r.u16(), 0);
   await rejectsWith(() => r.fill(1), 'E_CLOSED');
+  await rejectsWith(() => r.retry(() => r.u32()), 'E_CLOSED');
+  assert.equal(r.error, undefined, 'closing is not a stream error');
 });
 
 test('counters: bytesReceived counts pulled bytes, offset/bytesRead consumed ones', async () => {

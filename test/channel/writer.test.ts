@@ -179,3 +179,14 @@ test('bad options are E_USAGE', () => {
     assert.throws(() => new ChannelWriter(new MemorySink(), o), (e: unknown) => (e as { code?: string }).code === 'E_USAGE');
   }
 });
+
+test('flushAll and close return after destroy even if the sink never settles its write', async () => {
+  const sink: ByteSink = { write: () => new Promise<void>(() => {}), close: async () => {}, destroy: () => {} };
+  const w = new ChannelWriter(sink);
+  w.u32(1);
+  w.flush();
+  const waiting = rejectsWith(() => w.flushAll(), 'E_CLOSED');
+  setTimeout(() => w.destroy(), 10);
+  await waiting;
+  await rejectsWith(() => w.close(), 'E_CLOSED');
+});
