@@ -8,23 +8,15 @@
  * recursive types (LDAP's Filter) terminate and share one definition (STYLE §3, protobuf-es's WeakMap).
  */
 import { TagClass, Universal } from '../format/ber/tag.js';
-import type {
-  ActualParameterAst,
-  AssignmentAst,
-  BracedItemAst,
-  ComponentItemAst,
-  ConstraintAst,
-  ModuleAst,
-  TagDefault,
-  TypeAst,
-  ValueAst,
-} from './ast.js';
-import { BUILTIN_REFERENCE_TYPES, CHARACTER_KINDS, KEYWORD_TYPE_TAGS, SIZED_KINDS, wellKnownArc } from './builtins.js';
+import type { ActualParameterAst, AssignmentAst, ComponentItemAst, ModuleAst, TagDefault, TypeAst } from './ast.js';
+import { BUILTIN_REFERENCE_TYPES, KEYWORD_TYPE_TAGS, wellKnownArc } from './builtins.js';
 import { checkTypeDefinitions, type PendingCheck } from './checks.js';
+import { createConstraintEvaluator } from './constraints.js';
 import type { Asn1DiagnosticCode, Diagnostic, Severity, Span } from './diagnostics.js';
 import { parseModules } from './parser.js';
-import { intersectRanges, normalizeRanges, singleRange, unionRanges } from './ranges.js';
-import type { AsnType, AsnValue, Component, NamedNumber, Ranges, Tag, TypeDef, TypeKind } from './types.js';
+import type { Binding, Ctx, ModuleInfo, Resolved } from './scope.js';
+import type { AsnType, AsnValue, Component, NamedNumber, Tag, TypeDef, TypeKind } from './types.js';
+import { createValueResolver } from './values.js';
 
 export interface Asn1Source {
   readonly text: string;
@@ -77,32 +69,6 @@ export function compileAsn1(sources: readonly Asn1Source[], options: CompileOpti
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 type MutableDef = Mutable<TypeDef> & { components: Component[]; named: NamedNumber[] };
-
-interface ModuleInfo {
-  readonly ast: ModuleAst;
-  readonly assignments: Map<string, AssignmentAst>;
-  /** Imported symbol → source module name and where it was imported. */
-  readonly imports: Map<string, { readonly from: string; readonly span: Span }>;
-  readonly types: Map<string, AsnType>;
-  readonly values: Map<string, AsnValue>;
-}
-
-/** An actual parameter bound to a dummy reference, with the context it must be compiled in. */
-type Binding =
-  | { readonly kind: 'type'; readonly type: TypeAst; readonly ctx: Ctx }
-  | { readonly kind: 'value'; readonly value: ValueAst; readonly ctx: Ctx };
-
-interface Ctx {
-  readonly mod: ModuleInfo;
-  readonly params: ReadonlyMap<string, Binding> | undefined;
-  readonly depth: number;
-}
-
-/** What a name resolves to. */
-type Resolved =
-  | { readonly kind: 'assignment'; readonly mod: ModuleInfo; readonly asn: AssignmentAst }
-  | { readonly kind: 'builtin'; readonly name: string }
-  | { readonly kind: 'param'; readonly binding: Binding };
 
 interface CacheEntry<T> {
   /** Set as soon as the object exists (possibly before its components are compiled). */
@@ -236,6 +202,20 @@ export function compileModules(asts: readonly ModuleAst[], options: CompileOptio
   }
 
   const rootCtx = (mod: ModuleInfo): Ctx => ({ mod, params: undefined, depth: 0 });
+
+  // Constraints and values live in their own modules; they call back into type compilation.
+  const { constrain, applyConstraint } = createConstraintEvaluator({
+    report,
+    resolveValue: (v, t, ctx) => resolveValue(v, t, ctx),
+    compileType: (ast, ctx, name) => compileType(ast, ctx, name),
+  });
+  const { resolveValue } = createValueResolver({
+    report,
+    resolveName,
+    isDefined: (ctx, name) => ctx.params?.has(name) === true || typeof lookupSymbol(ctx.mod, name) === 'object',
+    compileNamedValue,
+    ensureBody,
+  });
 
   // ----- type construction helpers ----------------------------------------------------------------
 
@@ -670,277 +650,6 @@ export function compileModules(asts: readonly ModuleAst[], options: CompileOptio
     pending.push({ def, name: parent, span: at, spans, report: (code, message, span, severity) => report(code, message, span, ctx.mod, severity) });
   }
 
-  // ----- constraints ------------------------------------------------------------------------------
-
-  function constrain(t: AsnType, ast: TypeAst, ctx: Ctx): AsnType {
-    let out = t;
-    for (const c of ast.constraints) out = applyConstraint(out, c, ctx);
-    return out;
-  }
-
-  interface Effect {
-    value: Ranges | undefined;
-    size: Ranges | undefined;
-    alphabet: Ranges | undefined;
-    contains: AsnType | undefined;
-  }
-  const NONE: Effect = { value: undefined, size: undefined, alphabet: undefined, contains: undefined };
-
-  /** What the values inside a constraint stand for: values of the type, sizes (in SIZE), or characters (in FROM). */
-  type Mode = 'value' | 'size' | 'alphabet';
-
-  /** Serial application (X.680 51.3): the new constraint narrows what the type already allowed. */
-  function applyConstraint(t: AsnType, c: ConstraintAst, ctx: Ctx): AsnType {
-    const e = evaluate(c, t, ctx, 'value');
-    const keepValue = t.kind === 'INTEGER' || t.kind === 'ENUMERATED';
-    const keepSize = SIZED_KINDS.has(t.kind);
-    const keepAlphabet = CHARACTER_KINDS.has(t.kind);
-    if (e.size !== undefined && !keepSize) report('ASN1_BAD_VALUE', `a SIZE constraint does not apply to ${t.kind}`, c.span, ctx.mod);
-    if (e.alphabet !== undefined && !keepAlphabet) report('ASN1_BAD_VALUE', `a FROM constraint does not apply to ${t.kind}`, c.span, ctx.mod);
-    const narrow = (keep: boolean, had: Ranges | undefined, add: Ranges | undefined): Ranges | undefined =>
-      !keep || add === undefined ? had : had === undefined ? add : intersectRanges(had, add);
-    const value = narrow(keepValue, t.value, e.value);
-    const size = narrow(keepSize, t.size, e.size);
-    const alphabet = narrow(keepAlphabet, t.alphabet, e.alphabet);
-    if (value === t.value && size === t.size && alphabet === t.alphabet && e.contains === undefined) return t;
-    return { ...t, value, size, alphabet, contains: e.contains ?? t.contains };
-  }
-
-  const combine = (a: Ranges | undefined, b: Ranges | undefined, op: 'union' | 'intersection'): Ranges | undefined => {
-    if (op === 'union') return a === undefined || b === undefined ? undefined : unionRanges(a, b);
-    if (a === undefined) return b;
-    if (b === undefined) return a;
-    return intersectRanges(a, b);
-  };
-
-  /** A value inside FROM: each character of a cstring is permitted (X.680 51.7). */
-  function characters(v: AsnValue): Ranges | undefined {
-    if (v.kind !== 'string') return undefined;
-    const ranges = [...v.value].map((ch) => {
-      const cp = BigInt(ch.codePointAt(0)!);
-      return { min: cp, max: cp };
-    });
-    return { ranges: normalizeRanges(ranges), extensible: false };
-  }
-
-  /**
-   * Reduces a constraint to value, size and alphabet ranges (undefined = this constraint does not restrict
-   * that aspect). Inside SIZE and FROM the inner ranges come back as `value` and are moved by the caller.
-   */
-  function evaluate(c: ConstraintAst, t: AsnType, ctx: Ctx, mode: Mode): Effect {
-    const valueType = mode === 'value' ? t : undefined;
-    switch (c.kind) {
-      case 'single': {
-        const v = resolveValue(c.value, valueType, ctx);
-        if (v.kind === 'integer' && mode !== 'alphabet') return { ...NONE, value: singleRange(v.value, v.value) };
-        if (mode === 'alphabet') return { ...NONE, value: characters(v) };
-        if (mode === 'size' && v.kind !== 'opaque') report('ASN1_BAD_VALUE', 'a SIZE constraint needs integer values', c.span, ctx.mod);
-        return NONE;
-      }
-      case 'range': {
-        const numeric = mode === 'size' || t.kind === 'INTEGER' || t.kind === 'ENUMERATED';
-        const bound = (b: ValueAst | 'MIN' | 'MAX'): bigint | undefined | null => {
-          if (b === 'MIN' || b === 'MAX') return undefined;
-          const v = resolveValue(b, valueType, ctx);
-          if (mode === 'alphabet') {
-            // "a".."z": each bound is one character
-            if (v.kind === 'string' && [...v.value].length === 1) return BigInt(v.value.codePointAt(0)!);
-            if (v.kind !== 'opaque') report('ASN1_BAD_VALUE', 'a FROM range bound must be a single character', b.span, ctx.mod);
-            return null;
-          }
-          if (v.kind === 'integer') return v.value;
-          // An unresolved reference (kind 'opaque') was reported already.
-          if (numeric && v.kind !== 'opaque') report('ASN1_BAD_VALUE', 'a range bound must be an integer', b.span, ctx.mod);
-          return null;
-        };
-        const lo = bound(c.lower);
-        const hi = bound(c.upper);
-        if (lo === null || hi === null) return NONE;
-        return { ...NONE, value: singleRange(lo === undefined ? undefined : c.lowerOpen ? lo + 1n : lo, hi === undefined ? undefined : c.upperOpen ? hi - 1n : hi) };
-      }
-      case 'size':
-        return { ...NONE, size: evaluate(c.constraint, t, ctx, 'size').value };
-      case 'from':
-        return { ...NONE, alphabet: evaluate(c.constraint, t, ctx, 'alphabet').value };
-      case 'union':
-      case 'intersection': {
-        let acc: Effect | undefined;
-        for (const item of c.items) {
-          const e = evaluate(item, t, ctx, mode);
-          acc = acc === undefined ? e : {
-            value: combine(acc.value, e.value, c.kind),
-            size: combine(acc.size, e.size, c.kind),
-            alphabet: combine(acc.alphabet, e.alphabet, c.kind),
-            contains: acc.contains ?? e.contains,
-          };
-        }
-        return acc ?? NONE;
-      }
-      case 'except': {
-        // Over-approximated: the excluded values are not subtracted.
-        evaluate(c.excluded, t, ctx, mode);
-        return c.base === 'ALL' ? NONE : evaluate(c.base, t, ctx, mode);
-      }
-      case 'extensible': {
-        const root = c.root === undefined ? NONE : evaluate(c.root, t, ctx, mode);
-        if (c.additions !== undefined) evaluate(c.additions, t, ctx, mode);
-        const mark = (r: Ranges | undefined): Ranges | undefined => (r === undefined ? undefined : { ...r, extensible: true });
-        return { value: mark(root.value), size: mark(root.size), alphabet: mark(root.alphabet), contains: root.contains };
-      }
-      case 'type': {
-        const sub = compileType(c.type, ctx, `${t.name}.constraint`);
-        return { value: sub.value, size: sub.size, alphabet: sub.alphabet, contains: undefined };
-      }
-      case 'contents': {
-        if (c.encodedBy !== undefined) resolveValue(c.encodedBy, undefined, ctx);
-        return { ...NONE, contains: c.containing === undefined ? undefined : compileType(c.containing, ctx, `${t.name}.contents`) };
-      }
-      case 'inner':
-      case 'opaque':
-        return NONE;
-    }
-  }
-
-  // ----- values -----------------------------------------------------------------------------------
-
-  /** Resolves a value as a value of `type` (undefined when the type does not matter, e.g. a bound). */
-  function resolveValue(v: ValueAst, type: AsnType | undefined, ctx: Ctx): AsnValue {
-    switch (v.kind) {
-      case 'number':
-        return { kind: 'integer', value: v.value };
-      case 'boolean':
-        return { kind: 'boolean', value: v.value };
-      case 'null':
-        return { kind: 'null' };
-      case 'real':
-        return { kind: 'real', value: Number(v.text) };
-      case 'special':
-        return { kind: 'real', value: v.name === 'PLUS-INFINITY' ? Infinity : v.name === 'MINUS-INFINITY' ? -Infinity : NaN };
-      case 'cstring':
-        return { kind: 'string', value: v.text };
-      case 'bstring':
-        return type?.kind === 'BIT STRING' ? { kind: 'bits', bits: v.text } : { kind: 'octets', bytes: bitsToBytes(v.text) };
-      case 'hstring': {
-        if (type?.kind === 'BIT STRING') {
-          let bits = '';
-          for (const ch of v.text) bits += parseInt(ch, 16).toString(2).padStart(4, '0');
-          return { kind: 'bits', bits };
-        }
-        return { kind: 'octets', bytes: hexToBytes(v.text) };
-      }
-      case 'choice': {
-        if (type !== undefined) ensureBody(type.def);
-        const alt = type?.kind === 'CHOICE' ? type.def.components.find((c) => c.name === v.alternative) : undefined;
-        if (type?.kind === 'CHOICE' && alt === undefined) {
-          report('ASN1_BAD_VALUE', `${type.name} has no alternative ${v.alternative}`, v.span, ctx.mod);
-        }
-        return resolveValue(v.value, alt?.type, ctx);
-      }
-      case 'ref': {
-        if (v.module === undefined && type !== undefined && (type.kind === 'INTEGER' || type.kind === 'ENUMERATED')) {
-          const named = type.def.named.find((n) => n.name === v.name);
-          if (named !== undefined) return { kind: 'integer', value: named.value, name: named.name };
-          if (type.kind === 'ENUMERATED') {
-            report('ASN1_BAD_VALUE', `${v.name} is not an item of ENUMERATED ${type.name}`, v.span, ctx.mod);
-            return { kind: 'opaque', text: v.name };
-          }
-        }
-        return resolveValueReference(v.module, v.name, v.span, type, ctx) ?? { kind: 'opaque', text: v.name };
-      }
-      case 'braced':
-        if (type?.kind === 'OBJECT IDENTIFIER' || type?.kind === 'RELATIVE-OID') return resolveOid(v, ctx, type.kind === 'RELATIVE-OID');
-        if (type?.kind === 'BIT STRING') return namedBits(v, type, ctx);
-        return { kind: 'opaque', text: '{...}' };
-      case 'opaque':
-        return { kind: 'opaque', text: '{...}' };
-    }
-  }
-
-  function resolveValueReference(module: string | undefined, name: string, at: Span, type: AsnType | undefined, ctx: Ctx): AsnValue | undefined {
-    const r = resolveName(ctx, module, name, at, 'value');
-    if (r === undefined) return undefined;
-    if (r.kind === 'param') {
-      if (r.binding.kind === 'value') return resolveValue(r.binding.value, type, r.binding.ctx);
-      report('ASN1_BAD_VALUE', `${name} is a type parameter used as a value`, at, ctx.mod);
-      return undefined;
-    }
-    if (r.kind === 'builtin' || r.asn.kind !== 'value') {
-      report('ASN1_UNKNOWN_REFERENCE', `${name} is not a value`, at, ctx.mod);
-      return undefined;
-    }
-    if (r.asn.params.length > 0) {
-      report('ASN1_UNSUPPORTED', `parameterized value ${name} is not compiled`, at, ctx.mod, 'warning');
-      return undefined;
-    }
-    return compileNamedValue(r.mod, r.asn, at, ctx);
-  }
-
-  /** `{ iso(1) identified-organization(3) 6 }`, `{ id-pkix 1 }`: arcs, following OID value references. */
-  function resolveOid(v: ValueAst & { kind: 'braced' }, ctx: Ctx, relative: boolean): AsnValue {
-    if (v.groups.length > 1) {
-      report('ASN1_BAD_VALUE', 'object identifier components are not separated by commas', v.span, ctx.mod);
-      return { kind: 'opaque', text: '{...}' };
-    }
-    const arcs: bigint[] = [];
-    const items: readonly BracedItemAst[] = v.groups[0] ?? [];
-    for (let k = 0; k < items.length; k++) {
-      const item = items[k]!;
-      const value = item.value;
-      if (value === undefined) continue;
-      if (item.name !== undefined || value.kind === 'number') {
-        const n = resolveValue(value, undefined, ctx);
-        if (n.kind !== 'integer' || n.value < 0n) {
-          report('ASN1_BAD_VALUE', 'an object identifier arc must be a non-negative integer', value.span, ctx.mod);
-          return { kind: 'opaque', text: '{...}' };
-        }
-        arcs.push(n.value);
-        continue;
-      }
-      if (value.kind !== 'ref') {
-        report('ASN1_BAD_VALUE', 'expected an object identifier arc', value.span, ctx.mod);
-        return { kind: 'opaque', text: '{...}' };
-      }
-      // A bare name: a defined OID (first position) or INTEGER value, else an X.660 well-known arc name.
-      const defined = value.module !== undefined || ctx.params?.has(value.name) === true || typeof lookupSymbol(ctx.mod, value.name) === 'object';
-      if (defined) {
-        const ref = resolveValueReference(value.module, value.name, value.span, undefined, ctx);
-        if (ref?.kind === 'oid' && k === 0) arcs.push(...ref.arcs);
-        else if (ref?.kind === 'integer' && ref.value >= 0n) arcs.push(ref.value);
-        else {
-          if (ref !== undefined) report('ASN1_BAD_VALUE', `${value.name} cannot be used as an object identifier arc here`, value.span, ctx.mod);
-          return { kind: 'opaque', text: '{...}' };
-        }
-        continue;
-      }
-      const known = relative ? undefined : wellKnownArc(value.name, k, arcs[0]);
-      if (known === undefined) {
-        report('ASN1_UNKNOWN_REFERENCE', `value ${value.name} is not defined`, value.span, ctx.mod);
-        return { kind: 'opaque', text: '{...}' };
-      }
-      arcs.push(known);
-    }
-    return { kind: 'oid', arcs };
-  }
-
-  /** `{ digitalSignature, keyCertSign }` or `{}` as a BIT STRING value. */
-  function namedBits(v: ValueAst & { kind: 'braced' }, type: AsnType, ctx: Ctx): AsnValue {
-    const positions: number[] = [];
-    for (const group of v.groups) {
-      for (const item of group) {
-        const value = item.value;
-        const bit = value?.kind === 'ref' ? type.def.named.find((n) => n.name === value.name) : undefined;
-        if (bit === undefined) {
-          report('ASN1_BAD_VALUE', `${type.name} has no named bit ${value?.kind === 'ref' ? value.name : ''}`.trimEnd(), item.span, ctx.mod);
-          continue;
-        }
-        positions.push(Number(bit.value));
-      }
-    }
-    const len = positions.length === 0 ? 0 : Math.max(...positions) + 1;
-    const bits = Array.from({ length: len }, (_, k) => (positions.includes(k) ? '1' : '0')).join('');
-    return { kind: 'bits', bits };
-  }
-
   // ----- drive ------------------------------------------------------------------------------------
 
   for (const info of modules.values()) {
@@ -1010,17 +719,4 @@ function moduleOid(ast: ModuleAst): readonly bigint[] | undefined {
     } else return undefined;
   }
   return arcs;
-}
-
-function bitsToBytes(bits: string): Uint8Array {
-  const out = new Uint8Array(Math.ceil(bits.length / 8));
-  for (let k = 0; k < bits.length; k++) if (bits[k] === '1') out[k >> 3]! |= 0x80 >> (k & 7);
-  return out;
-}
-
-function hexToBytes(hex: string): Uint8Array {
-  const padded = hex.length % 2 === 0 ? hex : `${hex}0`;
-  const out = new Uint8Array(padded.length / 2);
-  for (let k = 0; k < out.length; k++) out[k] = parseInt(padded.slice(2 * k, 2 * k + 2), 16);
-  return out;
 }

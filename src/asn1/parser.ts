@@ -481,6 +481,7 @@ export function parseModules(text: string, options: ParseOptions = {}): ParseRes
     // An encoding reference prefix such as [XER:...] is not a tag.
     if (is(Tok.TypeRef) && is(Tok.Colon, 1)) fail('encoding instructions in tags are not supported');
     let cls: TagClassName = 'CONTEXT';
+    // cast: the token is one of the three keywords just tested
     if (isKw('UNIVERSAL') || isKw('APPLICATION') || isKw('PRIVATE')) cls = advance().text as TagClassName;
     const number = is(Tok.Number) || is(Tok.Identifier) || is(Tok.TypeRef) ? parseValue() : fail(`expected a tag number, found ${describe(tok())}`);
     need(Tok.RBracket, '"]" closing the tag');
@@ -824,7 +825,7 @@ export function parseModules(text: string, options: ParseOptions = {}): ParseRes
     }
     let tagDefault: TagDefault = 'EXPLICIT';
     if (isKw('EXPLICIT') || isKw('IMPLICIT') || isKw('AUTOMATIC')) {
-      tagDefault = advance().text as TagDefault;
+      tagDefault = advance().text as TagDefault; // cast: one of the three keywords just tested
       needKw('TAGS');
     }
     let extensibilityImplied = false;
