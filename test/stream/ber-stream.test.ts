@@ -302,3 +302,26 @@ test('random damage to a BER stream gives a VmsError or the same events, never a
     }
   }
 });
+
+test('a PACKAGED command keeps its nested blob, and converts back identically', async () => {
+  const full = (id: number, idstr: string, data: Uint8Array): Uint8Array => {
+    const head = Uint8Array.of(0x04, 0, 0, 0, id, idstr.length, ...Buffer.from(idstr), 0, 0, 0, 0, 0, 0, 0, 1);
+    return Uint8Array.from([...head, ...data, 0x7e, 0, 0, 0, id]);
+  };
+  // A command (POSTCOPY_RUN: cmd 5, no payload) and device state in the package. Undescribed
+  // device sections are split off by what follows them, so the commands come first.
+  const blob = Uint8Array.from([0x08, 0, 5, 0, 0, ...full(1, 'dev', Uint8Array.of(1, 2, 3, 4))]);
+  const q = Uint8Array.from([
+    ...hex('51 45 56 4d 00 00 00 03'),
+    0x08, 0, 7, 0, 4, 0, 0, 0, blob.length, // PACKAGED, be32 length
+    ...blob,
+    ...full(0, 'timer', new Uint8Array(24).fill(9)),
+    0x00, // EOF
+  ]);
+  const events: string[] = [];
+  await readStream(q, { command: (c) => void events.push(`command ${c.name}`), packagedEnd: () => void events.push('packagedEnd') });
+  assert.deepEqual(events, ['command PACKAGED', 'command POSTCOPY_RUN', 'packagedEnd']);
+  const ber = await toBer(q);
+  assert.ok(Buffer.from(ber).includes(Buffer.from(blob)), 'the blob is carried whole');
+  assert.ok(Buffer.compare(await toQemu(ber), q) === 0);
+});

@@ -300,11 +300,26 @@ class BerStreamParser {
     }
   }
 
-  /** The nested items of a PACKAGED command, read by the binary reader and reported at depth 1. */
+  /**
+   * The nested items of a PACKAGED command, read by the binary reader (as a stream of their
+   * own behind a QEMU header) and reported at depth 1. A blob without its own EOF gets one
+   * appended for the walk, and that EOF is not reported.
+   */
   private async packagedItems(blob: Uint8Array): Promise<void> {
-    const synthetic = new Uint8Array(8 + blob.length);
+    let synthetic = new Uint8Array(8 + blob.length);
     synthetic.set([0x51, 0x45, 0x56, 0x4d, 0, 0, 0, 3]);
     synthetic.set(blob, 8);
+    let addedEof = -1;
+    try {
+      await readStream(synthetic, {}, { pageSize: this.pageSize });
+    } catch (e) {
+      // A blob that ends without EOF (postcopy's device state does) walks with one appended.
+      if (!(isVmsError(e) && e.code === 'E_TRUNCATED')) throw this.packagedError(e);
+      addedEof = synthetic.length;
+      const longer = new Uint8Array(synthetic.length + 1);
+      longer.set(synthetic);
+      synthetic = longer;
+    }
     const v = this.v;
     const inner: StreamVisitor = {
       command: (c) => v.command?.(c),
@@ -314,9 +329,18 @@ class BerStreamParser {
       ramPage: (p) => v.ramPage?.(p),
       ramEos: (w) => v.ramEos?.(w),
       sectionEnd: (h, e) => v.sectionEnd?.({ ...h, depth: 1 }, e),
-      eof: (o) => v.eof?.(o, 1),
+      eof: (o) => (o === addedEof ? undefined : v.eof?.(o, 1)),
     };
-    await readStream(synthetic, inner, { pageSize: this.pageSize });
+    try {
+      await readStream(synthetic, inner, { pageSize: this.pageSize });
+    } catch (e) {
+      throw this.packagedError(e);
+    }
+  }
+
+  private packagedError(e: unknown): unknown {
+    if (!isVmsError(e)) return e;
+    return new VmsError(e.code, `packaged blob: ${e.reason}`, { offset: this.br.offset, path: [...this.path, 'packaged'], expected: e.expected, actual: e.actual });
   }
 
   private async section(kind: SectionHeader['kind'], at: number): Promise<void> {

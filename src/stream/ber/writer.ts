@@ -161,7 +161,8 @@ export class BerStreamWriter implements StreamVisitor {
 
   command(c: StreamCommand): void {
     if (this.pack !== undefined) {
-      throw new VmsError('E_FORMAT', 'a command inside a PACKAGED blob', { offset: c.offset, path: ['packaged'] });
+      if (c.cmd === CommandNumber.PACKAGED) throw new VmsError('E_FORMAT', 'PACKAGED command inside a package', { offset: c.offset, path: ['packaged'] });
+      return this.pack.w.command(c);
     }
     this.start();
     if (c.cmd === CommandNumber.PACKAGED) {
