@@ -67,6 +67,8 @@ export type AssignmentAst =
       readonly governor: TypeAst | undefined;
       /** For 'class': the fields `&name` that are fixed-type value fields, with their types. */
       readonly fields: readonly ClassFieldAst[];
+      /** For 'value set': the set `{ 1 | 2, ... }` as a constraint on the governor, when it parses as one. */
+      readonly valueSet: ConstraintAst | undefined;
       readonly span: Span;
     };
 

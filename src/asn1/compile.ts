@@ -460,6 +460,7 @@ export function compileModules(asts: readonly ModuleAst[], options: CompileOptio
       return compileType(r.binding.type, r.binding.ctx, name);
     }
     const asn = r.asn;
+    if (asn.kind === 'other' && asn.what === 'value set') return compileValueSetType(r.mod, asn, ast.span, ctx, name);
     if (asn.kind !== 'type') {
       const what = asn.kind === 'value' ? 'a value' : `an ${asn.what === 'class' ? 'information object class' : asn.what}`;
       report('ASN1_UNKNOWN_REFERENCE', `${ast.name} is ${what}, not a type`, ast.span, ctx.mod);
@@ -470,6 +471,32 @@ export function compileModules(asts: readonly ModuleAst[], options: CompileOptio
       return compileNamedType(r.mod, asn, ast.span, ctx);
     }
     return instantiate(r.mod, asn, ast.args, ast.span, ctx);
+  }
+
+  /**
+   * X.680 16.7: a value set assignment `Versions INTEGER ::= { 1 | 2 }` defines a type, the governor
+   * constrained by the set. A set governed by a class is an object set (X.681), which is not a type.
+   */
+  function compileValueSetType(mod: ModuleInfo, asn: AssignmentAst & { kind: 'other' }, at: Span, from: Ctx, name: string): AsnType {
+    const ctx = rootCtx(mod);
+    if (asn.governor === undefined || isClassReference(asn.governor, ctx) || asn.params.length > 0) {
+      report('ASN1_UNKNOWN_REFERENCE', `${asn.name} is an object set, not a type`, at, from.mod);
+      return errorType(name, from);
+    }
+    const key = `${mod.ast.name}\u0000${asn.name}`;
+    const cached = typeCache.get(key);
+    if (cached?.result !== undefined) return cached.result;
+    if (cached !== undefined) {
+      report('ASN1_CIRCULAR', `value set ${asn.name} is defined in terms of itself`, at, from.mod);
+      return errorType(name, from);
+    }
+    const entry: CacheEntry<AsnType> = { result: undefined };
+    typeCache.set(key, entry);
+    let t = compileType(asn.governor, ctx, asn.name);
+    if (asn.valueSet !== undefined) t = applyConstraint(t, asn.valueSet, ctx);
+    entry.result = t;
+    mod.types.set(asn.name, t);
+    return t;
   }
 
   /** X.683: compiles a parameterized type with its dummy references bound to the actual parameters. */
@@ -655,8 +682,12 @@ export function compileModules(asts: readonly ModuleAst[], options: CompileOptio
   for (const info of modules.values()) {
     for (const asn of info.assignments.values()) {
       if (asn.params.length > 0) continue; // compiled where instantiated
-      if (asn.kind === 'type') compileNamedType(info, asn, asn.span, rootCtx(info));
-      else if (asn.kind === 'value') compileNamedValue(info, asn, asn.span, rootCtx(info));
+      const ctx = rootCtx(info);
+      if (asn.kind === 'type') compileNamedType(info, asn, asn.span, ctx);
+      else if (asn.kind === 'value') compileNamedValue(info, asn, asn.span, ctx);
+      else if (asn.what === 'value set' && asn.governor !== undefined && !isClassReference(asn.governor, ctx)) {
+        compileValueSetType(info, asn, asn.span, ctx, asn.name);
+      }
       drainBodies();
     }
   }

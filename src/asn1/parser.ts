@@ -297,6 +297,13 @@ export function parseModules(text: string, options: ParseOptions = {}): ParseRes
       need(Tok.RParen, '")"');
       return { kind: 'opaque', what: 'CONSTRAINED BY', span: spanFrom(start) };
     }
+    const specs = parseElementSetSpecs(start);
+    need(Tok.RParen, '")" closing the constraint');
+    return specs;
+  }
+
+  /** ElementSetSpecs with an optional extension and exception, up to (not including) the closing bracket. */
+  function parseElementSetSpecs(start: Token): ConstraintAst {
     let root: ConstraintAst | undefined;
     let additions: ConstraintAst | undefined;
     let extensible = false;
@@ -313,7 +320,6 @@ export function parseModules(text: string, options: ParseOptions = {}): ParseRes
     }
     if (extensible && eat(Tok.Comma)) additions = parseElementSetSpec();
     if (eat(Tok.Bang)) skipException();
-    need(Tok.RParen, '")" closing the constraint');
     const span = spanFrom(start);
     if (extensible) return { kind: 'extensible', root, additions, span };
     return root ?? { kind: 'opaque', what: 'empty', span };
@@ -772,12 +778,12 @@ export function parseModules(text: string, options: ParseOptions = {}): ParseRes
         advance();
       }
       advance();
-      return { kind: 'other', what: 'macro', name, params, governor: undefined, fields: [], span: spanFrom(start) };
+      return { kind: 'other', what: 'macro', name, params, governor: undefined, fields: [], valueSet: undefined, span: spanFrom(start) };
     }
     if (upperName && eat(Tok.Assign)) {
       if (eatKw('CLASS')) {
         const fields = parseClassBody();
-        return { kind: 'other', what: 'class', name, params, governor: undefined, fields, span: spanFrom(start) };
+        return { kind: 'other', what: 'class', name, params, governor: undefined, fields, valueSet: undefined, span: spanFrom(start) };
       }
       const type = parseType();
       return { kind: 'type', name, params, type, span: spanFrom(start) };
@@ -785,10 +791,17 @@ export function parseModules(text: string, options: ParseOptions = {}): ParseRes
     const governor = parseType();
     need(Tok.Assign, '"::="');
     if (upperName) {
-      // Value set or object set: `Versions INTEGER ::= { 1 | 2 }`, `Algs ALGORITHM ::= { ... }`
+      // Value set or object set: `Versions INTEGER ::= { 1 | 2 }`, `Algs ALGORITHM ::= { ... }`. Which one
+      // depends on whether the governor is a class, known only to the resolver; keep the set if it parses.
       if (!is(Tok.LBrace)) fail(`expected "{" starting a value set, found ${describe(tok())}`);
-      skipBalanced();
-      return { kind: 'other', what: 'value set', name, params, governor, fields: [], span: spanFrom(start) };
+      const valueSet = attempt(() => {
+        const open = advance();
+        const specs = parseElementSetSpecs(open);
+        need(Tok.RBrace, '"}"');
+        return specs;
+      });
+      if (valueSet === undefined) skipBalanced();
+      return { kind: 'other', what: 'value set', name, params, governor, fields: [], valueSet, span: spanFrom(start) };
     }
     const value = parseValue();
     return { kind: 'value', name, params, type: governor, value, span: spanFrom(start) };

@@ -236,6 +236,22 @@ test('choiceAlternatives maps each first tag to its alternative, through nested 
   assert.equal(tagKey({ cls: TagClass.Private, number: 2 ** 40 }) > tagKey({ cls: TagClass.Context, number: 2 ** 40 }), true);
 });
 
+test('value set assignments are types; object sets are not', () => {
+  const r = compileText(mod('', `Versions INTEGER ::= { 1 | 2 | 5..7, ... }
+Names PrintableString ::= { "a" | "b" }
+S ::= SEQUENCE { v Versions, n Names }
+CL ::= CLASS { &id INTEGER }
+Objs CL ::= { { &id 1 } }
+Bad ::= SEQUENCE { o Objs }`));
+  assert.deepEqual(where(r.diagnostics), ['7:22 ASN1_UNKNOWN_REFERENCE']);
+  assert.match(r.diagnostics[0]!.message, /Objs is an object set, not a type/);
+  const versions = mustType(r, 'Versions');
+  assert.equal(formatRanges(versions.value!), '1..2 | 5..7, ...');
+  assert.equal(component(mustType(r, 'S'), 'v'), versions);
+  assert.equal(mustType(r, 'Names').kind, 'PrintableString');
+  assert.equal(r.type('Objs'), undefined);
+});
+
 test('parameter and reference errors', () => {
   const r = compileText(mod('', `P { T } ::= SEQUENCE { x T }
 A ::= P
