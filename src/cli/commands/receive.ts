@@ -1,6 +1,7 @@
 /**
  * `vmstream receive URI`: the incoming side. With `-o FILE` it accepts a migration from QEMU
- * (or anything) and writes the stream as it arrives, then checks the file; with `--sample`
+ * (or anything) and writes the stream as it arrives (`--to ber`: converted to BER on the
+ * fly), then checks the file; with `--sample`
  * it receives a live migration into a sample machine, answers the source with an ACK and a
  * hash of the RAM and devices it committed.
  */
@@ -14,6 +15,8 @@ import { VmsError } from '../../errors.js';
 import { MigrationDestination } from '../../migration/destination.js';
 import { SampleMachine } from '../../migration/sample-machine.js';
 import { StallGuardSource } from '../../migration/stall-guard.js';
+import { readAnyStream } from '../../stream/ber/any.js';
+import { BerStreamWriter } from '../../stream/ber/writer.js';
 import { readStream } from '../../stream/reader.js';
 import { action, toJson, usageExits } from '../util.js';
 import { intArg, mib, tlsOptions } from './migrate.js';
@@ -49,6 +52,19 @@ async function incoming(uri: string, o: ReceiveOptions): Promise<{ source: ByteS
   }
   const source = await openSource(a);
   return { source, close: () => source.close() };
+}
+
+/** Converts the incoming QEMU stream to BER as it arrives and writes it to `path`; returns the bytes written. */
+async function toBer(source: ByteSource, path: string, stallTimeoutMs: number): Promise<number> {
+  const w = new ChannelWriter(await openSink(parseChannelUri(path)));
+  try {
+    await readStream(new StallGuardSource(source, stallTimeoutMs), new BerStreamWriter(w));
+    await w.close();
+    return w.bytesPut;
+  } catch (e) {
+    w.destroy(e);
+    throw e;
+  }
 }
 
 /** Writes the incoming stream to `path` as it arrives; returns the byte count. */
@@ -92,9 +108,6 @@ export function receiveCommand(): Command {
         if ((o.output === undefined) === !o.sample) {
           throw new VmsError('E_USAGE', 'give exactly one of -o FILE and --sample');
         }
-        if (o.to === 'ber') {
-          throw new VmsError('E_USAGE', '--to ber needs the BER stream writer, which this build does not have yet', { expected: '--to qemu' });
-        }
         const conn = await incoming(uri, o);
         const started = performance.now();
         try {
@@ -109,12 +122,12 @@ export function receiveCommand(): Command {
             process.stdout.write(o.json ? `${toJson(out)}\n` : `received ${mib(r.bytes)} in ${Math.round(r.elapsedMs)} ms: ${r.ramPages} pages, ${r.devices} devices; committed\n`);
             return;
           }
-          const bytes = await passThrough(conn.source, o.output!, o.stallTimeout);
+          const bytes = o.to === 'ber' ? await toBer(conn.source, o.output!, o.stallTimeout) : await passThrough(conn.source, o.output!, o.stallTimeout);
           const ms = performance.now() - started;
           let sections: number | undefined;
           if (o.check && o.output !== '-') {
             sections = 0;
-            await readStream(await openSource(parseChannelUri(o.output!)), { sectionEnd: () => void sections!++ }, { pageData: false });
+            await readAnyStream(await openSource(parseChannelUri(o.output!)), { sectionEnd: () => void sections!++ }, { pageData: false });
           }
           const out = { status: 'completed', bytes, elapsedMs: Math.round(ms), throughputMBps: Math.round((bytes / 1e3 / ms) * 100) / 100, checked: o.check, sections };
           process.stderr.write(o.json ? '' : `received ${mib(bytes)} in ${Math.round(ms)} ms${sections !== undefined ? `, ${sections} sections checked` : ''}\n`);
