@@ -10,6 +10,7 @@ import { ChannelWriter, MemorySink, MemorySource } from '../../src/channel/index
 import { isVmsError } from '../../src/errors.js';
 import type { OutputVisitor } from '../../src/format/visitor.js';
 import { parseVmdesc, readStream, StreamWriter, type StreamVisitor } from '../../src/stream/index.js';
+import { Bytes } from './build.js';
 import { PAGE, PAGE2, VMDESC, Z, goldenStream, pipe } from './golden.js';
 
 /** Records events as strings. */
@@ -212,5 +213,26 @@ describe('stream grammar (golden stream)', () => {
     await readStream(pipe(noTrailer, 5), new StreamWriter(new ChannelWriter(sink)));
     assert.deepEqual(sink.bytes(), noTrailer);
   });
-});
 
+  it('reads postcopy block page sizes after POSTCOPY_ADVISE, and none without it', async () => {
+    const make = (advise: boolean): Uint8Array => {
+      const b = new Bytes().u32(0x5145564d).u32(3);
+      if (advise) b.u8(0x08).u16(3).u16(16).u64(0x201000n).u64(0x1000n); // POSTCOPY_ADVISE, host and target page sizes
+      b.u8(0x01).u32(2).counted('ram').u32(0).u32(4).u64(0x201000n | 4n);
+      b.counted('huge').u64(0x200000n);
+      if (advise) b.u64(0x200000n); //                                       2 MiB pages: differs from the host's
+      b.counted('small').u64(0x1000n); //                                    host-sized pages: no page size
+      b.u64(0x10n).u8(0x7e).u32(2).u8(0x00);
+      return b.build();
+    };
+    for (const advise of [true, false]) {
+      const lists: string[] = [];
+      const bytes = make(advise);
+      await readStream(bytes, { ramBlocks: (l) => void lists.push(l.blocks.map((x) => `${x.name}:${x.pageSize ?? '-'}`).join(' ')) });
+      assert.deepEqual(lists, [advise ? 'huge:2097152 small:-' : 'huge:- small:-']);
+      const sink = new MemorySink();
+      await readStream(bytes, new StreamWriter(new ChannelWriter(sink)));
+      assert.deepEqual(sink.bytes(), bytes);
+    }
+  });
+});
