@@ -134,7 +134,7 @@ export class RamDecoder {
       return 'eos';
     }
     if (base === RamFlag.MEM_SIZE) {
-      this.parseBlockList(h, BigInt(addr), at);
+      this.parseBlockList(h, BigInt(addr));
       return 'blocks';
     }
     const rec = this.rec;
@@ -247,7 +247,7 @@ export class RamDecoder {
     return 'page';
   }
 
-  private parseBlockList(h: SectionHeader, total: bigint, at: number): void {
+  private parseBlockList(h: SectionHeader, total: bigint): void {
     const r = this.r;
     const blocks: RamBlockInfo[] = [];
     let sum = 0n;
@@ -279,7 +279,6 @@ export class RamDecoder {
     // Parsing succeeded: now it is safe to change state.
     for (const b of blocks) this.blocks.set(b.name, Number(b.length));
     this.lastList = { total, blocks };
-    void at;
   }
 
   private keep(block: string, addr: number, page: Uint8Array): void {

@@ -112,6 +112,8 @@ class StreamParser {
   private pageSize: number;
   private ram: RamDecoder | undefined;
   private sawTrailer = false;
+  /** A POSTCOPY_ADVISE command was seen (RAM blocks may then carry page sizes). */
+  private postcopyAdvised = false;
 
   constructor(
     private readonly source: ByteSource | Uint8Array,
@@ -207,8 +209,10 @@ class StreamParser {
       }
       if (type === SectionType.COMMAND) {
         const c = await this.retryFrom(() => decodeCommand(r));
-        if (c.cmd === Command.POSTCOPY_ADVISE && this.ram !== undefined) this.ram.postcopyAdvised = true;
-        if (c.cmd === Command.POSTCOPY_ADVISE) this.postcopyAdvised = true;
+        if (c.cmd === Command.POSTCOPY_ADVISE) {
+          this.postcopyAdvised = true;
+          if (this.ram !== undefined) this.ram.postcopyAdvised = true;
+        }
         await this.v.command?.(c);
         if (c.cmd === Command.PACKAGED) {
           const len = Number(c.detail.length);
@@ -232,8 +236,6 @@ class StreamParser {
       await this.section(kind, at, depth);
     }
   }
-
-  private postcopyAdvised = false;
 
   /** Like reader.retry, after the unit's type byte (already read, so never re-read). */
   private async retryFrom<T>(decode: () => T): Promise<T> {
