@@ -18,6 +18,7 @@ import { copyChannel } from '../src/channel/copy.js';
 import { ChannelReader } from '../src/channel/reader.js';
 import { ChannelWriter } from '../src/channel/writer.js';
 import { FileSink, FileSource } from '../src/channel/transports/file.js';
+import { listen, openSink } from '../src/channel/open.js';
 
 export interface BenchRow {
   readonly name: string;
@@ -76,6 +77,37 @@ async function channelZeroCopy(src: string, dst: string): Promise<number> {
   await w.close();
   await r.close();
   return n;
+}
+
+/** ChannelWriter -> tcp loopback -> ChannelReader, both ends in this process. */
+async function tcpLoopback(bytes: number): Promise<Measure> {
+  const l = await listen('tcp:127.0.0.1:0');
+  try {
+    const block = new Uint8Array(IO_SIZE);
+    randomFillSync(block);
+    const cpu0 = process.cpuUsage();
+    const t0 = performance.now();
+    const receive = l.accept().then(async (c) => {
+      const r = new ChannelReader(c.source, { bufferSize: IO_SIZE });
+      const n = await r.forEachChunkToEnd(() => {});
+      await r.close();
+      await c.sink.close();
+      return n;
+    });
+    const w = new ChannelWriter(await openSink(l.uri), { chunkSize: IO_SIZE, highWaterMark: 8 * IO_SIZE });
+    for (let at = 0; at < bytes; at += IO_SIZE) {
+      w.bytes(block); // by reference: the block never changes
+      if (w.needsDrain) await w.drain();
+    }
+    await w.close();
+    const n = await receive;
+    const ms = performance.now() - t0;
+    const cpu = process.cpuUsage(cpu0);
+    if (n !== bytes) throw new Error(`received ${n} bytes, expected ${bytes}`);
+    return { mbps: bytes / 1e6 / (ms / 1000), cpuMsPerGiB: ((cpu.user + cpu.system) / 1000) * (2 ** 30 / bytes) };
+  } finally {
+    await l.close();
+  }
 }
 
 async function nodePipe(src: string, dst: string): Promise<number> {
@@ -150,6 +182,8 @@ export async function run(opts: ChannelBenchOptions = {}): Promise<BenchRow[]> {
       zero = better(zero, await timed(bytes, dst, () => channelZeroCopy(src, dst)));
       node = better(node, await timed(bytes, dst, () => nodePipe(src, dst)));
     }
+    let tcp: Measure | undefined;
+    for (let i = 0; i < rounds; i++) tcp = better(tcp, await tcpLoopback(bytes));
     const note = `${sizeMiB} MiB file to file, best of ${rounds}`;
     return [
       { name: 'channel copy (copyChannel)', value: round(ours!.mbps), unit: 'MB/s', note },
@@ -158,6 +192,7 @@ export async function run(opts: ChannelBenchOptions = {}): Promise<BenchRow[]> {
       { name: 'channel / node ratio', value: round(ours!.mbps / node!.mbps, 2), unit: 'x', note: 'goal >= 0.8' },
       { name: 'channel copy CPU', value: round(ours!.cpuMsPerGiB), unit: 'ms/GiB', note: 'user+sys, all threads' },
       { name: 'node pipe CPU', value: round(node!.cpuMsPerGiB), unit: 'ms/GiB', note: 'user+sys, all threads' },
+      { name: 'channel over tcp loopback', value: round(tcp!.mbps), unit: 'MB/s', note: `${sizeMiB} MiB writer to reader, best of ${rounds}` },
     ];
   } finally {
     await rm(dir, { recursive: true, force: true });
