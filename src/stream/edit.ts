@@ -38,8 +38,7 @@ export function matchSection(target: string, h: Pick<SectionHeader, 'idstr' | 'i
   for (const prefix of [`${h.idstr}:${h.instance}.`, ...(h.instance === 0 ? [`${h.idstr}.`] : [])]) {
     if (target.startsWith(prefix) && target.length > prefix.length) return target.slice(prefix.length);
   }
-  // idstr alone names instance 0 only when the section has a single instance; a bare idstr
-  // with another instance is matched by "idstr:instance".
+  // A bare idstr names instance 0; other instances need "idstr:instance".
   return undefined;
 }
 
