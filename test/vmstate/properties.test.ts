@@ -367,3 +367,19 @@ test('a truncated stream gives E_TRUNCATED (or stops at a subsection boundary) a
     { numRuns: 150 },
   );
 });
+
+test('random bytes into any description give a state or a VmsError, never another error', () => {
+  fc.assert(
+    fc.property(arbCase, fc.uint8Array({ maxLength: 300 }), ([built], junk) => {
+      const reader = ChannelReader.fromBytes(junk);
+      try {
+        v.load(built.desc, new BinaryInputVisitor(reader), v.emptyState(built.desc), built.desc.version, { maxElements: 10_000, maxBytes: 1 << 16 });
+      } catch (e) {
+        assert.ok(isVmsError(e), `not a VmsError: ${String(e)}`);
+        assert.ok(e.offset === undefined || (e.offset >= 0 && e.offset <= junk.length), `offset ${e.offset} outside the input`);
+        assert.equal(e.path[0], 'dev');
+      }
+    }),
+    { numRuns: 300 },
+  );
+});
