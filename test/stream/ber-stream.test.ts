@@ -325,3 +325,98 @@ test('a PACKAGED command keeps its nested blob, and converts back identically', 
   assert.ok(Buffer.from(ber).includes(Buffer.from(blob)), 'the blob is carried whole');
   assert.ok(Buffer.compare(await toQemu(ber), q) === 0);
 });
+
+// ---- any valid BER ---------------------------------------------------------------------------
+
+interface Node {
+  cls: number;
+  number: number;
+  children?: Node[];
+  content?: Uint8Array;
+}
+
+/** Parses a whole BER encoding into a tree (test helper; the library never holds a stream whole). */
+async function parseTree(bytes: Uint8Array): Promise<Node> {
+  const { ChannelReader } = await import('../../src/channel/reader.js');
+  const { BerReader, BerEventKind } = await import('../../src/format/ber/reader.js');
+  const r = new BerReader(ChannelReader.fromBytes(bytes), { wholePrimitiveLimit: bytes.length });
+  const root: Node = { cls: 0, number: 0, children: [] };
+  const stack: Node[] = [root];
+  for (;;) {
+    const k = r.next();
+    const ev = r.event;
+    if (k === BerEventKind.Done) break;
+    if (k === BerEventKind.Start) {
+      const n: Node = { cls: ev.cls, number: ev.number, children: [] };
+      stack[stack.length - 1]!.children!.push(n);
+      stack.push(n);
+    } else if (k === BerEventKind.End) stack.pop();
+    else if (k === BerEventKind.Primitive) stack[stack.length - 1]!.children!.push({ cls: ev.cls, number: ev.number, content: ev.content.slice() });
+    else throw new Error('unexpected NeedMore on bytes in memory');
+  }
+  return root.children![0]!;
+}
+
+type Style = 'definite' | 'long' | 'segments';
+
+/** Encodes a tree in another valid BER style: all definite; 4-octet long-form lengths; long strings as segments. */
+async function encodeTree(n: Node, style: Style): Promise<Uint8Array> {
+  const { berTag, putTag } = await import('../../src/format/ber/tag.js');
+  const parts: Uint8Array[] = [];
+  const tagBytes = (x: Node, constructed: boolean): Uint8Array => {
+    const t = berTag(x.cls as 0, x.number);
+    const out = new Uint8Array(t.bytes.length);
+    putTag(out, 0, x.cls as 0, constructed, x.number);
+    return out;
+  };
+  const len = (l: number): Uint8Array => {
+    if (style === 'long') return Uint8Array.of(0x84, l >>> 24, (l >>> 16) & 0xff, (l >>> 8) & 0xff, l & 0xff);
+    if (l < 0x80) return Uint8Array.of(l);
+    const b: number[] = [];
+    for (let v = l; v > 0; v = Math.floor(v / 256)) b.unshift(v & 0xff);
+    return Uint8Array.of(0x80 | b.length, ...b);
+  };
+  const size = (x: Node): number => {
+    const t = tagBytes(x, x.children !== undefined).length;
+    if (x.content !== undefined) {
+      if (style === 'segments' && x.content.length > 100) {
+        let inner = 0;
+        for (let at = 0; at < x.content.length; at += 1000) inner += 1 + len(Math.min(1000, x.content.length - at)).length + Math.min(1000, x.content.length - at);
+        return t + 1 + inner + 2; // indefinite: 80 ... 00 00
+      }
+      return t + len(x.content.length).length + x.content.length;
+    }
+    const c = x.children!.reduce((a, ch) => a + size(ch), 0);
+    return t + len(c).length + c;
+  };
+  const emit = (x: Node): void => {
+    if (x.content !== undefined) {
+      if (style === 'segments' && x.content.length > 100) {
+        parts.push(tagBytes(x, true), Uint8Array.of(0x80));
+        for (let at = 0; at < x.content.length; at += 1000) {
+          const seg = x.content.subarray(at, at + 1000);
+          parts.push(Uint8Array.of(0x04), len(seg.length), seg);
+        }
+        parts.push(Uint8Array.of(0, 0));
+        return;
+      }
+      parts.push(tagBytes(x, false), len(x.content.length), x.content);
+      return;
+    }
+    const c = x.children!.reduce((a, ch) => a + size(ch), 0);
+    parts.push(tagBytes(x, true), len(c));
+    for (const ch of x.children!) emit(ch);
+  };
+  emit(n);
+  return Buffer.concat(parts);
+}
+
+for (const style of ['definite', 'long', 'segments'] as const) {
+  test(`any valid BER: the stream re-encoded with ${style} lengths/strings converts back identically`, async () => {
+    const q = load('pc-devices.mig');
+    const ber = await toBer(q);
+    const again = await encodeTree(await parseTree(ber), style);
+    assert.notDeepEqual(again.length, ber.length);
+    assert.ok(Buffer.compare(await toQemu(again), q) === 0);
+  });
+}

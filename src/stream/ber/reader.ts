@@ -268,7 +268,7 @@ class BerStreamParser {
     const cmd = await this.uint(Cmd.command, 'command', 0xffff);
     const payload = (await this.prim(CTX, Cmd.payload, 'payload', 0xffff)).slice();
     let packaged: Uint8Array | undefined;
-    if (await this.isPrim(CTX, Cmd.packaged)) packaged = (await this.prim(CTX, Cmd.packaged, 'packaged', this.maxBlob)).slice();
+    if (await this.isString(CTX, Cmd.packaged)) packaged = (await this.prim(CTX, Cmd.packaged, 'packaged', this.maxBlob)).slice();
     await this.extensionsIfAny();
     await this.leave('command');
     // The binary decoder checks the command's length and decodes its details.
@@ -374,7 +374,7 @@ class BerStreamParser {
       await this.struct(out, h.idstr, true);
     } else if (ev.cls === CTX && ev.number === Body.ram && k === BerEventKind.Start) {
       await this.ramBody(h);
-    } else if (ev.cls === CTX && ev.number === Body.raw && k === BerEventKind.Primitive) {
+    } else if (ev.cls === CTX && ev.number === Body.raw && (k === BerEventKind.Primitive || k === BerEventKind.Start)) {
       const bytes = await this.prim(CTX, Body.raw, 'raw', this.maxBlob);
       if (bytes.length > 0) {
         const out = this.v.deviceFields?.(h);
@@ -402,8 +402,8 @@ class BerStreamParser {
 
   private async trailerRecord(at: number): Promise<void> {
     await this.enter(CTX, Rec.vmdesc, 'vmdesc');
-    const isJson = await this.isPrim(CTX, TrailerAlt.json);
-    if (!isJson && !(await this.isPrim(CTX, TrailerAlt.raw))) throw this.fail('E_BER', 'unexpected trailer', 'json [0] or raw [1]', this.describe());
+    const isJson = await this.isString(CTX, TrailerAlt.json);
+    if (!isJson && !(await this.isString(CTX, TrailerAlt.raw))) throw this.fail('E_BER', 'unexpected trailer', 'json [0] or raw [1]', this.describe());
     const jsonAt = this.ev.offset + this.ev.headerLength;
     const json = (await this.prim(CTX, isJson ? TrailerAlt.json : TrailerAlt.raw, 'trailer', this.maxBlob)).slice();
     if (isJson) {
@@ -498,7 +498,7 @@ class BerStreamParser {
   /** [0] block OPTIONAL and [1] offset, shared by every page record; sets `rec.block` and checks the range. */
   private async runStart(kind: string, at: number): Promise<{ named: boolean; offset: number }> {
     let named = false;
-    if (await this.isPrim(CTX, Run.block)) {
+    if (await this.isString(CTX, Run.block)) {
       this.currentBlock = await this.name(Run.block, 'block');
       named = true;
     }
@@ -557,21 +557,21 @@ class BerStreamParser {
   private async pageRun(at: number): Promise<void> {
     await this.enter(CTX, Ram.pages, 'pages');
     const { named, offset } = await this.runStart('pages', at);
-    const k = await this.peek();
-    const ev = this.ev;
-    if (k !== BerEventKind.Primitive || ev.cls !== CTX || ev.number !== Run.body) {
-      throw this.fail('E_BER', 'page run without data', 'data [2] OCTET STRING (primitive)', this.describe());
-    }
+    if (!(await this.isString(CTX, Run.body))) throw this.fail('E_BER', 'page run without data', 'data [2] OCTET STRING', this.describe());
     const ps = this.pageSize;
-    const total = ev.length;
-    if (total === 0 || total % ps !== 0) throw this.fail('E_BER', 'page run data is not a whole number of pages', `a non-zero multiple of ${ps} bytes`, `${total} bytes`);
-    this.checkRange(at, offset, total / ps);
+    const dataAt = this.ev.offset;
+    // A primitive announces its size up front: check the whole run before the first page.
+    if (this.pending === BerEventKind.Primitive) {
+      const total = this.ev.length;
+      if (total === 0 || total % ps !== 0) throw this.fail('E_BER', 'page run data is not a whole number of pages', `a non-zero multiple of ${ps} bytes`, `${total} bytes`);
+      this.checkRange(at, offset, total / ps);
+    }
     const rec = this.rec;
-    rec.kind = 'page';
     const onPage = this.v.ramPage?.bind(this.v);
     let index = 0;
     let partial = 0;
     const page = (wire: Uint8Array): void | Promise<void> => {
+      this.checkRange(at, offset + index * ps, 1);
       rec.kind = 'page';
       rec.flags = RamFlag.PAGE | (index > 0 || !named ? RamFlag.CONTINUE : 0);
       rec.offset = offset + index * ps;
@@ -580,20 +580,17 @@ class BerStreamParser {
       index++;
       return onPage?.(rec);
     };
-    // Contents arrive whole or in pieces; whole pages go out as views, a split page via pageBuf.
-    for (;;) {
-      const kind = await this.peek();
-      if (kind !== BerEventKind.Primitive) throw this.fail('E_BER', 'page data ends early', `${total} bytes`, this.describe());
-      const buf = ev.bytes;
-      let p = ev.start;
-      const end = ev.end;
-      const final = ev.final;
-      // The view stays valid until the next read: every page of this piece is handed out first.
+    // Contents arrive whole or in pieces (or segments); whole pages go out as views, a page
+    // split between pieces is gathered in pageBuf. A view is valid until the next read, so
+    // every page of a piece is handed out before the next piece is read.
+    await this.stringPieces(CTX, Run.body, 'page data', Number.MAX_SAFE_INTEGER, async (buf) => {
+      let p = 0;
+      const end = buf.length;
       if (partial > 0) {
-        const need = Math.min(ps - partial, end - p);
-        this.pageBuf!.set(buf.subarray(p, p + need), partial);
+        const need = Math.min(ps - partial, end);
+        this.pageBuf!.set(buf.subarray(0, need), partial);
         partial += need;
-        p += need;
+        p = need;
         if (partial === ps) {
           partial = 0;
           const r = page(this.pageBuf!);
@@ -610,8 +607,9 @@ class BerStreamParser {
         this.pageBuf.set(buf.subarray(p, end), 0);
         partial = end - p;
       }
-      this.take();
-      if (final) break;
+    });
+    if (partial !== 0 || index === 0) {
+      throw new VmsError('E_BER', 'page run data is not a whole number of pages', { offset: dataAt, path: [...this.path], expected: `a non-zero multiple of ${ps} bytes`, actual: `${index * ps + partial} bytes` });
     }
     await this.extensionsIfAny();
     await this.leave('pages');
@@ -645,7 +643,7 @@ class BerStreamParser {
     const tag = top ? Body.device : ValueTag.struct;
     await this.enter(CTX, tag, top ? 'device' : 'struct');
     let vmsdName = name;
-    if (await this.isPrim(CTX, StructTag.name)) vmsdName = await this.name(StructTag.name, 'vmsdName');
+    if (await this.isString(CTX, StructTag.name)) vmsdName = await this.name(StructTag.name, 'vmsdName');
     const version = await this.uint(StructTag.version, 'version', 0xffffffff);
     const info: StructInfo = { vmsdName, version };
     out?.startStruct(name, info);
@@ -693,7 +691,8 @@ class BerStreamParser {
     const ev = this.ev;
     if (ev.cls !== CTX) throw this.fail('E_BER', 'unexpected value', 'a Value alternative', this.describe());
     const t = ev.number;
-    if (k === BerEventKind.Primitive) {
+    const octets = t === ValueTag.buffer || t === ValueTag.string || t === ValueTag.unused;
+    if (k === BerEventKind.Primitive || (k === BerEventKind.Start && octets)) {
       if (t > ValueTag.nullPointer) throw this.fail('E_BER', 'constructed Value alternative sent as a primitive', 'a constructed value', this.describe());
       const at = ev.offset;
       const c = await this.prim(CTX, t, name, t === ValueTag.buffer || t === ValueTag.unused ? this.maxBlob : t === ValueTag.string ? 255 : 9);
@@ -866,7 +865,7 @@ class BerStreamParser {
     if (critical) {
       throw new VmsError('E_UNKNOWN', `critical extension ${id} is not understood`, { offset: at, path: [...this.path], expected: 'no critical extensions (this reader knows none)', actual: `extension ${id}` });
     }
-    await this.skipPrim(CTX, Ext.value, 'extension value');
+    await this.stringPieces(CTX, Ext.value, 'extension value', this.maxBlob, () => undefined);
     await this.leave('Extension');
   }
 
@@ -926,39 +925,87 @@ class BerStreamParser {
   }
 
   /**
-   * A primitive's contents, at most `max` bytes (checked before anything is buffered). A view
-   * valid until the next read when it arrived whole; a copy when it came in pieces.
+   * A string's contents (an OCTET STRING, UTF8String or other primitive), at most `max` bytes
+   * (checked before anything is buffered). A view valid until the next read when it arrived
+   * whole; a copy when it came in pieces or as a constructed string of segments.
    */
   private async prim(cls: number, number: number, what: string, max: number): Promise<Uint8Array> {
     const k = await this.peek();
     const ev = this.ev;
-    if (k !== BerEventKind.Primitive || ev.cls !== cls || ev.number !== number) {
-      throw this.fail('E_BER', `${what}: unexpected value`, `${tagName(cls, number)} (primitive)`, this.describe());
-    }
-    if (ev.length > max) throw new VmsError('E_LIMIT', `${what} is too long`, { offset: ev.offset, path: [...this.path], expected: `at most ${max} bytes`, actual: `${ev.length} bytes` });
-    if (ev.final && ev.contentOffset === 0) {
+    if (k === BerEventKind.Primitive && ev.cls === cls && ev.number === number && ev.final && ev.contentOffset === 0) {
+      if (ev.length > max) throw new VmsError('E_LIMIT', `${what} is too long`, { offset: ev.offset, path: [...this.path], expected: `at most ${max} bytes`, actual: `${ev.length} bytes` });
       this.take();
       return ev.content;
     }
-    const out = new Uint8Array(ev.length);
-    for (;;) {
-      out.set(ev.content, ev.contentOffset);
-      const last = ev.final;
-      this.take();
-      if (last) return out;
-      await this.peek();
+    const parts: Uint8Array[] = [];
+    let total = 0;
+    await this.stringPieces(cls, number, what, max, (b) => {
+      parts.push(b.slice());
+      total += b.length;
+    });
+    if (parts.length === 1) return parts[0]!;
+    const out = new Uint8Array(total);
+    let at = 0;
+    for (const b of parts) {
+      out.set(b, at);
+      at += b.length;
+    }
+    return out;
+  }
+
+  /**
+   * Hands a string's contents to `piece` in order, as views valid until `piece` returns (or its
+   * promise settles): the pieces of a long primitive, or the segments of a constructed string
+   * (X.690 8.7.3: [UNIVERSAL 4] segments, which may nest). Fails past `max` bytes in total.
+   */
+  private async stringPieces(cls: number, number: number, what: string, max: number, piece: (b: Uint8Array) => void | Promise<void>): Promise<void> {
+    const k = await this.peek();
+    const ev = this.ev;
+    if ((k !== BerEventKind.Primitive && k !== BerEventKind.Start) || ev.cls !== cls || ev.number !== number) {
+      throw this.fail('E_BER', `${what}: unexpected value`, tagName(cls, number), this.describe());
+    }
+    const at = ev.offset;
+    let total = 0;
+    const take = async (): Promise<void> => {
+      // One primitive (this one or a segment), possibly in pieces.
+      if (ev.length > max - total) {
+        throw new VmsError('E_LIMIT', `${what} is too long`, { offset: at, path: [...this.path], expected: `at most ${max} bytes`, actual: `${total + ev.length} bytes or more` });
+      }
+      for (;;) {
+        const r = piece(ev.content);
+        if (r !== undefined) await r;
+        const last = ev.final;
+        if (last) total += ev.length;
+        this.take();
+        if (last) return;
+        await this.peek();
+      }
+    };
+    if (k === BerEventKind.Primitive) return take();
+    this.take();
+    let depth = 1;
+    while (depth > 0) {
+      const kk = await this.peek();
+      if (kk === BerEventKind.End) {
+        this.take();
+        depth--;
+      } else if (ev.cls === TagClass.Universal && ev.number === Universal.OctetString && (kk === BerEventKind.Start || kk === BerEventKind.Primitive)) {
+        if (kk === BerEventKind.Start) {
+          this.take();
+          depth++;
+        } else {
+          await take();
+        }
+      } else {
+        throw this.fail('E_BER', `${what}: a constructed string holds only OCTET STRING segments`, 'OCTET STRING', this.describe());
+      }
     }
   }
 
-  private async skipPrim(cls: number, number: number, what: string): Promise<void> {
+  /** True when the next value has this tag, primitive or constructed (a string may be either). */
+  private async isString(cls: number, number: number): Promise<boolean> {
     const k = await this.peek();
-    const ev = this.ev;
-    if (k !== BerEventKind.Primitive || ev.cls !== cls || ev.number !== number) {
-      throw this.fail('E_BER', `${what}: unexpected value`, `${tagName(cls, number)} (primitive)`, this.describe());
-    }
-    const last = ev.final;
-    this.take();
-    if (!last) await this.br.skipRest();
+    return (k === BerEventKind.Primitive || k === BerEventKind.Start) && this.ev.cls === cls && this.ev.number === number;
   }
 
   private async uint(tag: number, what: string, max: number): Promise<number> {
