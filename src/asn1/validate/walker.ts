@@ -26,12 +26,15 @@ import { Shape, inNumberBounds, planOf, type TypePlan } from './plan.js';
 export interface ValueObserver {
   open(name: string): void;
   close(name: string): void;
-  /** A primitive value (or a constructed string) of `plan`'s type begins; its contents follow. */
-  valueBegin(plan: TypePlan): void;
+  /** A primitive value (or a constructed string) of `plan`'s type begins; `length` is its contents length, or -1 when not known (a constructed string). */
+  valueBegin(plan: TypePlan, length: number): void;
   valueBytes(bytes: Uint8Array, start: number, end: number): void;
   valueEnd(): void;
   /** A DEFAULT component the encoding leaves out. */
   absentDefault(component: Component): void;
+  /** True when output is queued beyond its high-water mark: the walker then awaits `drain()` before reading on. */
+  readonly needsDrain: boolean;
+  drain(): Promise<void>;
 }
 
 export interface ValidateOptions {
@@ -175,6 +178,8 @@ class SchemaWalker {
           complete = false;
           break;
         }
+        // Backpressure: the observer's output drains before more input is read.
+        if (this.obs !== undefined && this.obs.needsDrain) await this.obs.drain();
       }
       if (complete && this.topValues === 0) {
         this.childInPath = false;
@@ -358,7 +363,7 @@ class SchemaWalker {
       case Shape.String:
         if (plan.universal === Universal.UTCTime || plan.universal === Universal.GeneralizedTime || plan.universal === Universal.ObjectDescriptor || isStringKind(plan.universal)) {
           this.push(Kind.String, plan, ev, 0);
-          this.beginContents(plan, ev.offset);
+          this.beginContents(plan, ev.offset, -1);
           return;
         }
         break;
@@ -408,7 +413,7 @@ class SchemaWalker {
       this.prim = undefined;
       return;
     }
-    this.beginContents(plan, ev.offset);
+    this.beginContents(plan, ev.offset, ev.length);
     this.feedContents(ev.bytes, ev.start, ev.end, ev.offset + ev.headerLength);
     if (ev.final) this.finishPrimitive(ev);
   }
@@ -534,13 +539,13 @@ class SchemaWalker {
 
   // ---- contents ---------------------------------------------------------------------------------
 
-  private beginContents(plan: TypePlan, offset: number): void {
+  private beginContents(plan: TypePlan, offset: number, length: number): void {
     const u = plan.universal;
     if (u !== Universal.OctetString) this.content.begin(u, offset);
     if (plan.sizeLo !== undefined || plan.alphaLo !== undefined) this.chars.begin(u, plan.alphaLo, plan.alphaHi);
     this.bitsBytes = 0;
     this.bitsUnused = 0;
-    this.obs?.valueBegin(plan);
+    this.obs?.valueBegin(plan, length);
   }
 
   private feedContents(buf: Uint8Array, start: number, end: number, at: number): void {

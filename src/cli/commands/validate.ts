@@ -1,24 +1,31 @@
 /**
- * `vmstream validate [--no-schema] [--json] [--max-errors N] STREAM`: checks a BER stream.
+ * `vmstream validate [--schema FILE ...] [--type NAME] [--xer OUT] [--no-schema] [--json] [--max-errors N] STREAM`:
+ * checks a BER stream.
  *
- * Today the check is schema-free: the X.690 encoding rules of every value (tag and length
- * forms, BOOLEAN/NULL/INTEGER/OID/REAL/BIT STRING/time/character-string rules, constructed
- * string segments). Schema validation (`--schema FILE`, `--type`, `--xer`) plugs in as another
- * entry of `VALIDATORS`, chosen by `chooseValidator`; the printing and exit statuses are shared.
+ * By default against an ASN.1 schema: vmstream's own `schema/migration.asn1` and its
+ * `MigrationStream` type, or the modules given with `--schema` (and `--type`). `--xer OUT`
+ * also writes the stream's XER form (`-` for stdout; the report then goes to stderr).
+ * `--no-schema` runs the schema-free check instead: the X.690 encoding rules of every value.
+ * Both are entries of `VALIDATORS`, chosen by `chooseValidator`; printing and exit statuses
+ * are shared.
  *
  * Exit status: 0 valid (warnings allowed), 1 invalid, 2 usage or I/O error.
  */
 import { Command, InvalidArgumentError } from 'commander';
 import pc from 'picocolors';
 import { ChannelReader } from '../../channel/reader.js';
-import { formatPath } from '../../errors.js';
+import { ChannelWriter } from '../../channel/writer.js';
+import { VmsError, formatPath, isVmsError } from '../../errors.js';
 import { DEFAULT_MAX_ERRORS, checkX690 } from '../../asn1/x690/check.js';
-import { formatX690Diagnostic, type X690Diagnostic } from '../../asn1/x690/diagnostics.js';
-import { EXIT_BAD_STREAM, EXIT_OK, action, hex, openInput, toJson, usageExits } from '../util.js';
+import { formatValidationDiagnostic, loadSchema, validateBer, type ValidationDiagnostic } from '../../asn1/validate/index.js';
+import { XerWriter } from '../../asn1/xer/writer.js';
+import { CLI_READER, EXIT_BAD_STREAM, EXIT_OK, action, hex, openInput, openOutput, toJson, usageExits } from '../util.js';
 
-/** Options as commander hands them over (`--no-schema` makes `schema` false). */
+/** Options as commander hands them over (`--no-schema` makes `schema` false; `--schema F` repeated gives a list). */
 export interface ValidateOptions {
-  readonly schema?: boolean | string;
+  readonly schema?: boolean | readonly string[];
+  readonly type?: string;
+  readonly xer?: string;
   readonly json?: boolean;
   readonly maxErrors?: number;
 }
@@ -33,10 +40,10 @@ export interface ValidationOutcome {
   readonly values: number;
   readonly bytes: number;
   readonly complete: boolean;
-  readonly diagnostics: readonly X690Diagnostic[];
+  readonly diagnostics: readonly ValidationDiagnostic[];
 }
 
-type Validator = (input: ChannelReader, opts: ValidateOptions, onDiagnostic?: (d: X690Diagnostic) => void) => Promise<ValidationOutcome>;
+type Validator = (input: ChannelReader, opts: ValidateOptions, onDiagnostic?: (d: ValidationDiagnostic) => void) => Promise<ValidationOutcome>;
 
 /** The validators this command can run, by name. */
 export const VALIDATORS: Readonly<Record<string, Validator>> = {
@@ -47,19 +54,46 @@ export const VALIDATORS: Readonly<Record<string, Validator>> = {
     });
     return { validator: 'x690', ...report };
   },
+  schema: async (input, opts, onDiagnostic) => {
+    const files = Array.isArray(opts.schema) ? (opts.schema as readonly string[]) : [];
+    let loaded;
+    try {
+      loaded = loadSchema(files, opts.type);
+    } catch (e) {
+      // A schema that does not compile is a usage problem (exit 2), not a bad stream.
+      if (isVmsError(e) && e.code === 'E_ASN1') throw new VmsError('E_USAGE', e.reason, { expected: e.expected, actual: e.actual });
+      throw e;
+    }
+    const xerSink = opts.xer === undefined ? undefined : openOutput(opts.xer);
+    const xerOut = xerSink === undefined ? undefined : new ChannelWriter(xerSink);
+    const xer = xerOut === undefined ? undefined : new XerWriter(xerOut);
+    try {
+      const report = await validateBer(input, loaded.type, {
+        maxErrors: opts.maxErrors ?? DEFAULT_MAX_ERRORS,
+        ...(onDiagnostic !== undefined ? { onDiagnostic } : {}),
+        ...(xer !== undefined ? { observer: xer } : {}),
+      });
+      if (xer !== undefined) await xer.finish();
+      return { validator: `schema ${loaded.type.name}`, ...report };
+    } finally {
+      if (xerOut !== undefined) await xerOut.close();
+    }
+  },
 };
 
-/** Picks the validator for the options; without a schema, the X.690 check. */
-export function chooseValidator(_opts: ValidateOptions): Validator {
-  // `--schema FILE` will select the schema validator here once it exists.
-  return VALIDATORS.x690!;
+/** Picks the validator for the options: `--no-schema` gives the X.690 check, anything else the schema validator. */
+export function chooseValidator(opts: ValidateOptions): Validator {
+  return opts.schema === false ? VALIDATORS.x690! : VALIDATORS.schema!;
 }
 
 export function validateCommand(): Command {
   const cmd = new Command('validate')
-    .description('check a BER stream; --no-schema checks the X.690 encoding rules of every value without an ASN.1 schema')
+    .description('check a BER stream against an ASN.1 type (default: vmstream\'s schema/migration.asn1, MigrationStream); --no-schema checks the X.690 encoding rules of every value without a schema')
     .argument('<stream>', 'BER stream file, or - for stdin')
+    .option('--schema <file>', 'ASN.1 module file (repeat for modules that import each other)', collect)
     .option('--no-schema', 'check X.690 encoding rules only (no ASN.1 schema)')
+    .option('--type <name>', 'the type the stream holds (default MigrationStream, or the first type of the first --schema module)')
+    .option('--xer <file>', 'also write the XER (XML) form of the stream to FILE (- for stdout)')
     .option('--json', 'print the report as JSON')
     .option('--max-errors <n>', `stop after N errors (default ${DEFAULT_MAX_ERRORS})`, parseCount)
     .action(
@@ -72,17 +106,26 @@ export function validateCommand(): Command {
 }
 
 async function runValidate(stream: string, opts: ValidateOptions): Promise<void> {
+  if (opts.schema === false && (opts.type !== undefined || opts.xer !== undefined)) {
+    throw new VmsError('E_USAGE', '--type and --xer need a schema', { expected: 'no --no-schema with --type or --xer', actual: '--no-schema' });
+  }
   const source = openInput(stream);
   try {
     const validate = chooseValidator(opts);
     const json = opts.json === true;
+    // With the XER on stdout, the report goes to stderr.
+    const report = opts.xer === '-' ? process.stderr : process.stdout;
     // Text output streams diagnostics as they are found; JSON needs the whole report.
-    const outcome = await validate(new ChannelReader(source), opts, json ? undefined : (d) => process.stdout.write(formatText(d)));
-    process.stdout.write(json ? toJson(toJsonReport(stream, outcome), 2) + '\n' : summary(stream, outcome) + '\n');
+    const outcome = await validate(new ChannelReader(source, CLI_READER), opts, json ? undefined : (d) => report.write(formatText(d)));
+    report.write(json ? toJson(toJsonReport(stream, outcome), 2) + '\n' : summary(stream, outcome) + '\n');
     process.exitCode = outcome.valid ? EXIT_OK : EXIT_BAD_STREAM;
   } finally {
     await source.close();
   }
+}
+
+function collect(v: string, previous: unknown): string[] {
+  return Array.isArray(previous) ? [...(previous as string[]), v] : [v];
 }
 
 function parseCount(v: string): number {
@@ -92,8 +135,8 @@ function parseCount(v: string): number {
 }
 
 /** One diagnostic line, then a hex excerpt with the offending byte in brackets. */
-export function formatText(d: X690Diagnostic): string {
-  const line = formatX690Diagnostic(d);
+export function formatText(d: ValidationDiagnostic): string {
+  const line = formatValidationDiagnostic(d);
   const colored = d.severity === 'error' ? pc.red(line) : pc.yellow(line);
   return `${colored}\n${d.excerpt === undefined ? '' : `    ${hexExcerpt(d.excerpt.offset, d.excerpt.bytes, d.offset)}\n`}`;
 }
