@@ -141,3 +141,15 @@ test('tls: a client without a trusted certificate is refused by the server', { s
 test('tls: listening without a certificate is E_USAGE', async () => {
   await rejectsWith(() => listen('tls:127.0.0.1:0'), 'E_USAGE');
 });
+
+test('tls: a server that never answers the handshake is E_TIMEOUT after connectTimeout', async () => {
+  const l = await listen('tcp:127.0.0.1:0'); // plain TCP: accepts, never speaks TLS
+  try {
+    const t0 = performance.now();
+    const e = await rejectsWith(() => openSink(l.uri.replace(/^tcp:/, 'tls:'), { connectTimeout: 200 }), 'E_TIMEOUT');
+    assert.ok(performance.now() - t0 >= 190);
+    assert.match(e.message, /timed out/);
+  } finally {
+    await l.close();
+  }
+});
