@@ -18,6 +18,7 @@ export interface Codec {
   zero(): unknown;
 }
 
+/** The codec of an array element or single field: a scalar (with equal/le checks) or a struct. */
 export function codecOf(spec: FieldSpec): Codec {
   if (spec.kind === 'struct') {
     const plan = planOf(spec.desc);
@@ -165,19 +166,23 @@ export function countFrom(s: Obj, field: string, at: number): number {
   return n;
 }
 
+/** Throws E_LIMIT when a count or size from the stream exceeds its limit (before allocating). */
 export function limit(n: number, max: number, what: string, at: number): void {
   if (n > max) throw new VmsError('E_LIMIT', `${what}, more than the limit`, { offset: at, expected: `at most ${max}`, actual: String(n) });
 }
 
+/** A plain struct state (an object, not an array). */
 export function isObj(v: unknown): v is Obj {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+/** The value as a struct state, or E_USAGE naming what it was. */
 export function asObj(v: unknown, name: string, at: number, vmsdName: string): Obj {
   if (!isObj(v)) throw new VmsError('E_USAGE', `${name} is not a ${vmsdName} object`, { offset: at, actual: describe(v) });
   return v;
 }
 
+/** E_USAGE for a value that cannot be saved as the description says. */
 export function badValue(out: OutputVisitor, name: string, expected: string, v: unknown): never {
   throw new VmsError('E_USAGE', name === '' ? 'bad value to save' : `bad value to save for ${name}`, {
     offset: out.offset,

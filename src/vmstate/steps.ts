@@ -11,6 +11,7 @@ import { within } from './plan.js';
 import type { LoadLimits, Obj, Plan, Step, StepBase } from './plan.js';
 import { loadStruct, saveStruct, zeroOf } from './struct.js';
 
+/** VMS_ARRAY (and VMS_ARRAY_OF_POINTER when `pointers`): `length` elements, no count on the wire. */
 export function arrayStep(base: StepBase, length: number, c: Codec, pointers: boolean): Step {
   const name = base.name;
   return {
@@ -28,6 +29,7 @@ export function arrayStep(base: StepBase, length: number, c: Codec, pointers: bo
   };
 }
 
+/** VMS_VARRAY_*: the element count comes from an earlier field, times `multiply`. */
 export function varrayStep(base: StepBase, count: string, multiply: number, c: Codec): Step {
   const name = base.name;
   return {
@@ -104,6 +106,7 @@ function zeros(n: number, c: Codec): unknown[] {
 
 // ---- buffers and bitmaps -----------------------------------------------------------------
 
+/** VMSTATE_BUFFER / VBUFFER: raw bytes, their size fixed or from an earlier field. */
 export function bufferStep(base: StepBase, sizeOf: (s: Obj, at: number) => number, zeroSize: number): Step {
   const name = base.name;
   return {
@@ -125,6 +128,7 @@ export function bufferStep(base: StepBase, sizeOf: (s: Obj, at: number) => numbe
   };
 }
 
+/** VMSTATE_BITMAP: ceil(bits / 64) be64 words. */
 export function bitmapStep(base: StepBase, bits: number | string): Step {
   const name = base.name;
   const wordsOf = (s: Obj, at: number): number => Math.ceil((typeof bits === 'number' ? bits : countFrom(s, bits, at)) / 64);
@@ -154,6 +158,7 @@ export function bitmapStep(base: StepBase, bits: number | string): Step {
 
 // ---- lists, trees, tmp -------------------------------------------------------------------
 
+/** QTAILQ / QLIST: `01` + element for each, then `00`; elements load into fresh zero structs. */
 export function listStep(base: StepBase, elem: Plan): Step {
   const name = base.name;
   const version = elem.desc.version;
@@ -193,6 +198,7 @@ export function listStep(base: StepBase, elem: Plan): Step {
   };
 }
 
+/** GTree: be32 node count, `01` key value per node, `00`; the count must match the nodes. */
 export function treeStep(base: StepBase, key: Plan | undefined, value: Plan): Step {
   const name = base.name;
   return {
@@ -256,6 +262,7 @@ export function treeStep(base: StepBase, key: Plan | undefined, value: Plan): St
   };
 }
 
+/** VMSTATE_WITH_TMP: a nested description over a temporary struct mapped from and to the parent. */
 export function tmpStep(base: StepBase, tmp: Plan, init: (p: Obj) => Obj, apply: (t: Obj, p: Obj) => Obj): Step {
   const name = base.name;
   const version = tmp.desc.version;
