@@ -217,3 +217,14 @@ test('an array of uint8 goes out as one buffer value and loads back element by e
   const wrongLength = V.vmstate({ name: 'b', version: 1, fields: { short: V.array(V.uint8(), 3), long: V.array(V.uint8(), 7) } });
   assert.throws(() => loadBer(wrongLength, bytes), (e: unknown) => isVmsError(e) && e.code === 'E_BER');
 });
+
+test('strings may come as constructed segments (X.690 8.7.3)', () => {
+  const d = V.vmstate({ name: 't', version: 1, fields: { buf: V.buffer(5) } });
+  // buffer [9] constructed, indefinite: segments 01 02 and 03 04 05; the field name likewise.
+  const bytes = hex(`30 80 80 01 74 81 01 01 a2 80
+    30 80 a0 80 04 02 62 75 04 01 66 00 00
+      a1 80 a9 80 04 02 01 02 24 80 04 03 03 04 05 00 00 00 00 00 00
+    00 00
+    00 00 00 00`);
+  assert.deepEqual(loadBer(d, bytes), { buf: Uint8Array.of(1, 2, 3, 4, 5) });
+});

@@ -577,7 +577,8 @@ export class BerInputVisitor implements InputVisitor {
     if (this.atEnd()) throw this.error('E_BER', `${what} is missing`, tagName(tag.cls, tag.number), 'the end of the enclosing value');
     const n = this.head();
     const h = this.h;
-    if (h.cls !== tag.cls || h.number !== tag.number || h.constructed) {
+    if (h.cls === tag.cls && h.number === tag.number && h.constructed) return this.segments(tag, what, maxLength);
+    if (h.cls !== tag.cls || h.number !== tag.number) {
       throw new VmsError('E_BER', `${what}: unexpected value`, { offset: at, expected: `${tagName(tag.cls, tag.number)} (primitive)`, actual: describe(h) });
     }
     if (h.length > maxLength) {
@@ -586,6 +587,28 @@ export class BerInputVisitor implements InputVisitor {
     this.checkFits(at, at + n + h.length, what);
     r.skipBuffered(n);
     return r.bytesView(h.length);
+  }
+
+  /** A constructed string (X.690 8.7.3): its OCTET STRING segments, which may nest, joined. */
+  private segments(tag: BerTag, what: string, maxLength: number): Uint8Array {
+    const at = this.r.offset;
+    this.enter(tag, what);
+    const parts: Uint8Array[] = [];
+    let total = 0;
+    while (!this.atEnd()) {
+      const part = this.prim(UniversalTag.OctetString, `${what} segment`, maxLength - total).slice();
+      parts.push(part);
+      total += part.length;
+    }
+    this.leave(what);
+    if (total > maxLength) throw new VmsError('E_BER', `${what} is too long`, { offset: at, expected: `at most ${maxLength} contents octets`, actual: `${total}` });
+    const out = new Uint8Array(total);
+    let p = 0;
+    for (const b of parts) {
+      out.set(b, p);
+      p += b.length;
+    }
+    return out;
   }
 
   private checkFits(at: number, end: number, what: string): void {
