@@ -48,7 +48,9 @@ export class ChannelWriter {
   private readonly spare: { chunk: Uint8Array; dv: DataView }[] = [];
   private readonly maxSpare: number;
   /** Chunk buffers this writer owns (and may reuse); caller buffers sent by reference never are. */
-  private readonly owned = new WeakMap<ArrayBufferLike, DataView>();
+  private readonly owned = new WeakMap<ArrayBufferLike, ChunkState>();
+  /** Start of the bytes in `cur` not yet shipped (a chunk is shipped in slices around zero-copy runs). */
+  private start = 0;
   private pumping: Promise<void> | undefined;
   /** Resolvers of `drain()` calls waiting for the queue to fall under the high-water mark. */
   private drainWaiters: (() => void)[] = [];
@@ -71,12 +73,12 @@ export class ChannelWriter {
     // Enough spares for a full queue, so a producer that honours needsDrain never allocates.
     this.maxSpare = Math.ceil(this.highWaterMark / this.chunkSize) + 2;
     this.cur = this.newChunk();
-    this.dv = this.owned.get(this.cur.buffer)!;
+    this.dv = this.owned.get(this.cur.buffer)!.dv;
   }
 
   /** Bytes put so far (QEMU's qemu_file_transferred, counted at the producer). */
   get bytesPut(): number {
-    return this.accepted + this.pos;
+    return this.accepted + this.pos - this.start;
   }
 
   /** Bytes the sink has taken. */
@@ -86,7 +88,7 @@ export class ChannelWriter {
 
   /** Bytes put but not yet taken by the sink. */
   get pending(): number {
-    return this.queuedBytes + this.pos;
+    return this.queuedBytes + this.pos - this.start;
   }
 
   /** True when the producer should `await drain()` before putting more. */
@@ -303,27 +305,40 @@ export class ChannelWriter {
 
   private newChunk(): Uint8Array {
     const c = new Uint8Array(this.chunkSize);
-    this.owned.set(c.buffer, new DataView(c.buffer));
+    this.owned.set(c.buffer, { dv: new DataView(c.buffer), inflight: 0, retired: false });
     return c;
   }
 
+  /**
+   * Queues the bytes put since the last ship. The chunk keeps filling after that slice while
+   * it has room, so a page sent by reference between small puts costs one slice, not a
+   * fresh chunk; a full chunk is retired and recycled once its last slice is written.
+   */
   private ship(): void {
-    if (this.pos === 0) return;
+    if (this.pos === this.start) return;
     if (this.failure !== undefined || this.closed) {
       // Dropped anyway: keep the chunk rather than allocate a new one per put after an error.
-      this.enqueue(this.cur.subarray(0, this.pos));
-      this.pos = 0;
+      this.enqueue(this.cur.subarray(this.start, this.pos));
+      this.pos = this.start;
       return;
     }
-    this.enqueue(this.cur.subarray(0, this.pos));
+    const state = this.owned.get(this.cur.buffer)!;
+    state.inflight++;
+    this.enqueue(this.cur.subarray(this.start, this.pos));
+    if (this.cur.length - this.pos >= MIN_SLICE_ROOM) {
+      this.start = this.pos;
+      return;
+    }
+    state.retired = true;
     const next = this.spare.pop();
     if (next !== undefined) {
       this.cur = next.chunk;
       this.dv = next.dv;
     } else {
       this.cur = this.newChunk();
-      this.dv = this.owned.get(this.cur.buffer)!;
+      this.dv = this.owned.get(this.cur.buffer)!.dv;
     }
+    this.start = 0;
     this.pos = 0;
   }
 
@@ -350,9 +365,10 @@ export class ChannelWriter {
         this.queue.shift();
         this.written += chunk.length;
         this.queuedBytes -= chunk.length;
-        const dv = this.owned.get(chunk.buffer);
-        if (dv !== undefined && this.spare.length < this.maxSpare) {
-          this.spare.push({ chunk: new Uint8Array(chunk.buffer), dv });
+        const state = this.owned.get(chunk.buffer);
+        if (state !== undefined && --state.inflight === 0 && state.retired) {
+          state.retired = false;
+          if (this.spare.length < this.maxSpare) this.spare.push({ chunk: new Uint8Array(chunk.buffer), dv: state.dv });
         }
         if (this.queuedBytes < this.highWaterMark) this.wakeDrainers();
       }
@@ -428,6 +444,16 @@ export class ChannelWriter {
     this.sink.destroy(e instanceof Error ? e : undefined);
   }
 }
+
+/** What the writer knows of a chunk buffer it owns: slices still queued, and whether it is full. */
+interface ChunkState {
+  readonly dv: DataView;
+  inflight: number;
+  retired: boolean;
+}
+
+/** A chunk with less room than this after a slice is retired rather than filled further. */
+const MIN_SLICE_ROOM = 4096;
 
 function positive(n: number, what: string): number {
   if (!Number.isSafeInteger(n) || n < 1) {
