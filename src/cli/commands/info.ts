@@ -32,7 +32,7 @@ export interface RamBlockSummary {
 }
 
 export interface StreamInfo {
-  format: 'qemu';
+  format: 'qemu' | 'ber';
   version: number;
   machine: string | null;
   configuration: { capabilities: string[]; pageBits: number | null; uuid: string | null } | null;
@@ -101,7 +101,7 @@ export async function collectInfo(source: ByteSource | Uint8Array): Promise<Stre
   );
   const c = summary.configuration;
   return {
-    format: 'qemu',
+    format: summary.format,
     version,
     machine: c?.machine ?? null,
     configuration:
@@ -141,7 +141,7 @@ function blockSummary(b: RamBlockInfo): RamBlockSummary {
 /** The human-readable form. */
 export function formatInfo(i: StreamInfo): string {
   const out: string[] = [];
-  out.push(`format:    QEMU migration stream v${i.version} (${i.bytes} bytes)`);
+  out.push(`format:    ${i.format === 'ber' ? 'BER form of a ' : ''}QEMU migration stream v${i.version} (${i.bytes} bytes)`);
   out.push(`machine:   ${i.machine ?? '(no configuration record)'}`);
   if (i.configuration !== null && i.configuration.capabilities.length > 0) out.push(`caps:      ${i.configuration.capabilities.join(', ')}`);
   out.push(`page size: ${i.pageSize}`);
