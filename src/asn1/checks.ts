@@ -14,13 +14,15 @@ export interface PendingCheck {
   readonly report: (code: Asn1DiagnosticCode, message: string, at: Span, severity?: Severity) => void;
 }
 
-export function checkTypeDefinitions(pending: readonly PendingCheck[]): void {
-  for (const p of pending) checkDistinctTags(p);
+/** `isError` tells which defs stand in for types that failed to resolve: they match nothing, so raise no tag clash. */
+export function checkTypeDefinitions(pending: readonly PendingCheck[], isError: (def: TypeDef) => boolean): void {
+  for (const p of pending) checkDistinctTags(p, isError);
   checkFinite(pending);
 }
 
-/** The first tags of each component, computed once per check. */
-const firstTagsOf = (p: PendingCheck): (readonly Tag[] | 'any')[] => p.def.components.map((c) => firstTags(c.type));
+/** The first tags of each component, computed once per check; a type that failed to resolve has none. */
+const firstTagsOf = (p: PendingCheck, isError: (def: TypeDef) => boolean): (readonly Tag[] | 'any')[] =>
+  p.def.components.map((c) => (isError(c.type.def) ? [] : firstTags(c.type)));
 
 function report(p: PendingCheck, earlier: number, later: number, shared: Tag | 'any', why: string): void {
   const a = p.def.components[earlier]!;
@@ -37,9 +39,9 @@ function sharedTag(ta: readonly Tag[] | 'any', tb: readonly Tag[] | 'any'): Tag 
 }
 
 /** X.680 25.5 / 27.3 / 29.2: which pairs of components must have distinct tags. */
-function checkDistinctTags(p: PendingCheck): void {
+function checkDistinctTags(p: PendingCheck, isError: (def: TypeDef) => boolean): void {
   const comps = p.def.components;
-  const tags = firstTagsOf(p);
+  const tags = firstTagsOf(p, isError);
   if (p.def.kind === 'CHOICE' || p.def.kind === 'SET') {
     // Every pair must differ: index by tag so a CHOICE of thousands of alternatives stays linear.
     const why = p.def.kind === 'CHOICE' ? 'are not distinct' : 'may come in any order';

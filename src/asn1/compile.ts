@@ -8,7 +8,7 @@
  * recursive types (LDAP's Filter) terminate and share one definition (STYLE §3, protobuf-es's WeakMap).
  */
 import { TagClass, Universal } from '../format/ber/tag.js';
-import type { ActualParameterAst, AssignmentAst, ComponentItemAst, ModuleAst, TagDefault, TypeAst } from './ast.js';
+import type { ActualParameterAst, AssignmentAst, ClassFieldAst, ComponentItemAst, ModuleAst, TagDefault, TypeAst } from './ast.js';
 import { BUILTIN_REFERENCE_TYPES, KEYWORD_TYPE_TAGS, wellKnownArc } from './builtins.js';
 import { checkTypeDefinitions, type PendingCheck } from './checks.js';
 import { createConstraintEvaluator } from './constraints.js';
@@ -122,8 +122,11 @@ export function compileModules(asts: readonly ModuleAst[], options: CompileOptio
     const info: ModuleInfo = { ast, assignments: new Map(), imports: new Map(), types: new Map(), values: new Map() };
     for (const imp of ast.imports) {
       for (const sym of imp.symbols) {
-        if (info.imports.has(sym.name)) report('ASN1_DUPLICATE', `${sym.name} is imported twice`, sym.span, ast);
-        else info.imports.set(sym.name, { from: imp.module.name, span: sym.span });
+        const seen = info.imports.get(sym.name);
+        if (seen === undefined) info.imports.set(sym.name, { from: imp.module.name, span: sym.span, ambiguous: false });
+        else if (seen.from === imp.module.name) report('ASN1_DUPLICATE', `${sym.name} is imported twice`, sym.span, ast);
+        // The same name from two modules is allowed; only Module.name references may then use it.
+        else info.imports.set(sym.name, { ...seen, ambiguous: true });
       }
     }
     for (const a of ast.assignments) {
@@ -168,11 +171,12 @@ export function compileModules(asts: readonly ModuleAst[], options: CompileOptio
   // ----- name resolution --------------------------------------------------------------------------
 
   /** Finds `name` as seen from `mod` (its own assignments, then its imports, followed transitively). */
-  function lookupSymbol(mod: ModuleInfo, name: string, hops = 0): { mod: ModuleInfo; asn: AssignmentAst } | 'missing-module' | undefined {
+  function lookupSymbol(mod: ModuleInfo, name: string, hops = 0): { mod: ModuleInfo; asn: AssignmentAst } | 'missing-module' | 'ambiguous' | undefined {
     const own = mod.assignments.get(name);
     if (own !== undefined) return { mod, asn: own };
     const imp = mod.imports.get(name);
     if (imp === undefined || hops > 16) return undefined;
+    if (imp.ambiguous) return 'ambiguous';
     const from = modules.get(imp.from);
     if (from === undefined) return 'missing-module';
     return lookupSymbol(from, name, hops + 1);
@@ -188,13 +192,20 @@ export function compileModules(asts: readonly ModuleAst[], options: CompileOptio
     if (module !== undefined) {
       const m = modules.get(module);
       if (m === undefined) {
-        report('ASN1_UNKNOWN_REFERENCE', `module ${module} (in ${module}.${name}) was not given`, at, ctx.mod);
+        // A module this one imports from was reported missing at its IMPORTS clause already.
+        if (!ctx.mod.ast.imports.some((imp) => imp.module.name === module)) {
+          report('ASN1_UNKNOWN_REFERENCE', `module ${module} (in ${module}.${name}) was not given`, at, ctx.mod);
+        }
         return undefined;
       }
       mod = m;
     }
     const found = lookupSymbol(mod, name);
     if (found === 'missing-module') return undefined; // already reported at the IMPORTS clause
+    if (found === 'ambiguous') {
+      report('ASN1_UNKNOWN_REFERENCE', `${name} is imported from more than one module; write Module.${name}`, at, ctx.mod);
+      return undefined;
+    }
     if (found !== undefined) return { kind: 'assignment', mod: found.mod, asn: found.asn };
     if (what === 'type' && BUILTIN_REFERENCE_TYPES.has(name)) return { kind: 'builtin', name };
     report('ASN1_UNKNOWN_REFERENCE', `${what} ${module === undefined ? '' : `${module}.`}${name} is not defined`, at, ctx.mod);
@@ -227,8 +238,14 @@ export function compileModules(asts: readonly ModuleAst[], options: CompileOptio
     return { name, module: ctx.mod.ast.name, kind: def.kind, tags, def, size: undefined, value: undefined, alphabet: undefined, contains: undefined };
   }
 
+  /** Defs that stand in for something that failed: no further diagnostics are made about them. */
+  const errorDefs = new WeakSet<TypeDef>();
   /** A stand-in after an error, so compilation continues without cascading diagnostics. */
-  const errorType = (name: string, ctx: Ctx): AsnType => makeType(name, ctx, newDef('ANY'), []);
+  const errorType = (name: string, ctx: Ctx): AsnType => {
+    const def = newDef('ANY');
+    errorDefs.add(def);
+    return makeType(name, ctx, def, []);
+  };
 
   const universal = (kind: TypeKind): Tag[] => {
     const n = KEYWORD_TYPE_TAGS.get(kind);
@@ -304,10 +321,24 @@ export function compileModules(asts: readonly ModuleAst[], options: CompileOptio
 
   /** True when a governor names an information object class (its values are objects, not values). */
   function isClassReference(t: TypeAst, ctx: Ctx): boolean {
-    if (t.kind !== 'ref' || t.module !== undefined) return false;
-    if (t.name === 'TYPE-IDENTIFIER' || t.name === 'ABSTRACT-SYNTAX') return true;
-    const found = lookupSymbol(ctx.mod, t.name);
-    return typeof found === 'object' && found.asn.kind === 'other' && found.asn.what === 'class';
+    if (t.kind !== 'ref') return false;
+    return findClass(ctx.mod, t.module, t.name) !== undefined;
+  }
+
+  /**
+   * The class a name denotes, following aliases (`MY-CLASS ::= OTHER-CLASS`); 'builtin' for TYPE-IDENTIFIER
+   * and ABSTRACT-SYNTAX. Reports nothing.
+   */
+  function findClass(mod: ModuleInfo, module: string | undefined, name: string, hops = 0): { mod: ModuleInfo; fields: readonly ClassFieldAst[] } | 'builtin' | undefined {
+    if (module === undefined && (name === 'TYPE-IDENTIFIER' || name === 'ABSTRACT-SYNTAX')) return 'builtin';
+    const from = module === undefined ? mod : modules.get(module);
+    const found = from === undefined || hops > 16 ? undefined : lookupSymbol(from, name);
+    if (typeof found !== 'object') return undefined;
+    if (found.asn.kind === 'other' && found.asn.what === 'class') return { mod: found.mod, fields: found.asn.fields };
+    if (found.asn.kind === 'type' && found.asn.type.kind === 'ref' && found.asn.type.args === undefined && found.asn.type.constraints.length === 0) {
+      return findClass(found.mod, found.asn.type.module, found.asn.type.name, hops + 1);
+    }
+    return undefined;
   }
 
   function checkValueFits(v: AsnValue, type: AsnType, at: Span, ctx: Ctx): void {
@@ -434,7 +465,7 @@ export function compileModules(asts: readonly ModuleAst[], options: CompileOptio
     const untaggedInner = inner.tags.length === 0 || dummy;
     if (ast.mode === 'EXPLICIT') return 'EXPLICIT';
     if (ast.mode === 'IMPLICIT') {
-      if (untaggedInner) {
+      if (untaggedInner && !errorDefs.has(inner.def)) {
         const what = dummy ? 'a dummy reference' : inner.kind === 'CHOICE' ? 'an untagged CHOICE' : 'an untagged open type';
         report('ASN1_BAD_TAG', `IMPLICIT cannot be applied to ${what}; the tag is explicit`, ast.tag.span, ctx.mod);
         return 'EXPLICIT';
@@ -527,19 +558,20 @@ export function compileModules(asts: readonly ModuleAst[], options: CompileOptio
       report('ASN1_UNKNOWN_REFERENCE', `${className} has no field ${field}`, at, ctx.mod);
       return errorType(name, ctx);
     }
-    const r = resolveName(ctx, undefined, className, at, 'type');
-    if (r === undefined) return errorType(name, ctx);
-    if (r.kind !== 'assignment' || r.asn.kind !== 'other' || r.asn.what !== 'class') {
-      report('ASN1_UNKNOWN_REFERENCE', `${className} is not an information object class`, at, ctx.mod);
+    const cls = findClass(ctx.mod, undefined, className);
+    if (cls === 'builtin') return compileClassField('TYPE-IDENTIFIER', field, at, ctx, name);
+    if (cls === undefined) {
+      const r = resolveName(ctx, undefined, className, at, 'type'); // reports an unknown name
+      if (r !== undefined) report('ASN1_UNKNOWN_REFERENCE', `${className} is not an information object class`, at, ctx.mod);
       return errorType(name, ctx);
     }
-    const f = r.asn.fields.find((x) => x.name === field);
+    const f = cls.fields.find((x) => x.name === field);
     if (f === undefined) {
       report('ASN1_UNKNOWN_REFERENCE', `class ${className} has no field ${field}`, at, ctx.mod);
       return errorType(name, ctx);
     }
     if (typeField || f.type === undefined) return makeType(name, ctx, newDef('ANY'), []);
-    return compileType(f.type, rootCtx(r.mod), name);
+    return compileType(f.type, rootCtx(cls.mod), name);
   }
 
   function compileEnumerated(items: readonly (TypeAst & { kind: 'ENUMERATED' })['items'][number][], ctx: Ctx): MutableDef {
@@ -691,7 +723,7 @@ export function compileModules(asts: readonly ModuleAst[], options: CompileOptio
       drainBodies();
     }
   }
-  checkTypeDefinitions(pending);
+  checkTypeDefinitions(pending, (def) => errorDefs.has(def));
 
   const compiled = new Map<string, CompiledModule>();
   for (const info of modules.values()) {

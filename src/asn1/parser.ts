@@ -785,6 +785,13 @@ export function parseModules(text: string, options: ParseOptions = {}): ParseRes
         const fields = parseClassBody();
         return { kind: 'other', what: 'class', name, params, governor: undefined, fields, valueSet: undefined, span: spanFrom(start) };
       }
+      if ((isKw('TYPE-IDENTIFIER') || isKw('ABSTRACT-SYNTAX')) && !is(Tok.Dot, 1)) {
+        // `CONTENT-TYPE ::= TYPE-IDENTIFIER` (RFC 5652/5912): a class with &id OBJECT IDENTIFIER and &Type
+        const at = advance();
+        const oid: TypeAst = { kind: 'builtin', name: 'OBJECT IDENTIFIER', constraints: [], span: at };
+        const fields = [{ name: '&id', type: oid }, { name: '&Type', type: undefined }];
+        return { kind: 'other', what: 'class', name, params, governor: undefined, fields, valueSet: undefined, span: spanFrom(start) };
+      }
       const type = parseType();
       return { kind: 'type', name, params, type, span: spanFrom(start) };
     }

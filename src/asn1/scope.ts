@@ -7,7 +7,7 @@ export interface ModuleInfo {
   readonly ast: ModuleAst;
   readonly assignments: Map<string, AssignmentAst>;
   /** Imported symbol → source module name and where it was imported. */
-  readonly imports: Map<string, { readonly from: string; readonly span: Span }>;
+  readonly imports: Map<string, { readonly from: string; readonly span: Span; readonly ambiguous: boolean }>;
   readonly types: Map<string, AsnType>;
   readonly values: Map<string, AsnValue>;
 }

@@ -340,3 +340,39 @@ test('a long chain of references compiles without deep recursion, quickly', () =
   assert.equal(r.modules.get('Big')!.types.size, 3000);
   assert.ok(ms < 15000, `took ${ms} ms`); // loose: the CI machine is shared
 });
+
+test('RFC 5912 style modules: classes, object sets, parameterized types, one name from two modules', () => {
+  const r = compileFixtures('Rfc5912Style.asn');
+  assert.deepEqual(r.diagnostics, []);
+  const tbs = mustType(r, 'TBS');
+  assert.deepEqual(tbs.def.components.map((c) => `${c.name}:${c.type.kind}:${tagsOf(c.type)}${c.extension ? `+${c.group}` : ''}`), [
+    'version:INTEGER:[0] INTEGER',
+    'issuer:CHOICE:', // DirectoryString { ub-name }
+    'alg-a:INTEGER:INTEGER', // Style-AlgsA.Algs, a value set type
+    'alg-b:INTEGER:INTEGER',
+    'extensions:SEQUENCE OF:[3] SEQUENCE+0', // Extensions {{ CertExtensions }} in [[ 2: ]]
+    'other:ANY:[4]+1', // OTHER-NAME.&Type, OTHER-NAME ::= TYPE-IDENTIFIER
+  ]);
+  assert.equal(formatRanges(component(tbs, 'alg-a').value!), '1..2');
+  assert.equal(formatRanges(component(tbs, 'alg-b').value!), '3..4');
+  assert.deepEqual(component(tbs, 'issuer').def.components.map((c) => formatRanges(c.type.size!)), ['1..32768', '1..32768']);
+  const extension = component(tbs, 'extensions').def.element!;
+  assert.deepEqual(extension.def.components.map((c) => `${c.name}:${c.type.kind}`), ['extnID:OBJECT IDENTIFIER', 'critical:BOOLEAN', 'extnValue:OCTET STRING']);
+  assert.equal(component(extension, 'extnValue').contains?.kind, 'ANY');
+  assert.equal(mustType(r, 'ContentType').kind, 'OBJECT IDENTIFIER');
+  assert.deepEqual(mustType(r, 'ContentInfo').def.components.map((c) => `${c.type.kind}:${tagsOf(c.type)}`), ['OBJECT IDENTIFIER:OBJECT IDENTIFIER', 'ANY:[0]']);
+  assert.equal(r.type('CertExtensions'), undefined, 'object sets are not types');
+});
+
+test('a name imported from two modules must be qualified where it is used', () => {
+  const r = compileAsn1([
+    { text: 'A DEFINITIONS ::= BEGIN T ::= INTEGER END', file: 'a.asn' },
+    { text: 'B DEFINITIONS ::= BEGIN T ::= BOOLEAN END', file: 'b.asn' },
+    { text: 'C DEFINITIONS ::= BEGIN IMPORTS T FROM A T FROM B; U ::= SEQUENCE { x A.T, y B.T, z T } END', file: 'c.asn' },
+  ]);
+  assert.deepEqual(where(r.diagnostics), ['1:85 ASN1_UNKNOWN_REFERENCE']);
+  assert.match(r.diagnostics[0]!.message, /more than one module; write Module\.T/);
+  assert.deepEqual(mustType(r, 'U').def.components.slice(0, 2).map((c) => c.type.kind), ['INTEGER', 'BOOLEAN']);
+  const twice = compileText('M DEFINITIONS ::= BEGIN IMPORTS T FROM A T FROM A; END');
+  assert.ok(where(twice.diagnostics).includes('1:43 ASN1_DUPLICATE'));
+});

@@ -237,7 +237,8 @@ class SchemaWalker {
         const el = f.plan.type.def.element!;
         const plan = planOf(el);
         child.index = f.pos++;
-        if (plan.xerElement !== undefined) child.xer.push(plan.xerElement);
+        // asn1c names the element by its identifier (`SEQUENCE OF selector LDAPString`), else its type.
+        if (plan.xerElement !== undefined) child.xer.push(f.plan.type.def.elementName ?? plan.xerElement);
         return plan;
       }
       case Kind.Sequence:
@@ -278,6 +279,16 @@ class SchemaWalker {
         else this.report('SCHEMA_ORDER', 'error', ev.offset, `component ${name} of ${plan.type.name} comes after ${comps[f.pos - 1]!.name}`, nextExpected(comps, keys, f.pos), `${ev.tagName} (${name})`);
         return undefined;
       }
+    }
+    // A mandatory component still to come: this value is taken to be it, with the wrong tag.
+    const from = f.pos;
+    for (let j = from; j < comps.length; j++) {
+      if (!plan.mandatory[j]) continue;
+      for (let i = from; i < j; i++) this.passOver(f, comps[i]!, i, ev.offset, ev.tagName);
+      f.pos = j + 1;
+      this.child.path.push(comps[j]!.name);
+      this.report('SCHEMA_TAG', 'error', ev.offset, `component ${comps[j]!.name} of ${plan.type.name} has the wrong tag`, nextExpected(comps, keys, from), ev.tagName);
+      return undefined;
     }
     if (!plan.type.def.extensible) {
       this.childInPath = false;
