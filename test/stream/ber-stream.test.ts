@@ -420,3 +420,26 @@ for (const style of ['definite', 'long', 'segments'] as const) {
     assert.ok(Buffer.compare(await toQemu(again), q) === 0);
   });
 }
+
+test('vmstream convert --to ber and back, and info on BER input', async () => {
+  const { spawnSync } = await import('node:child_process');
+  const { mkdtempSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const dir = mkdtempSync(join(tmpdir(), 'vmstream-ber-cli-'));
+  try {
+    const cli = 'dist/src/cli/main.js';
+    const src = join(FIXTURES, 'pc-ignore-shared.mig');
+    const ber = join(dir, 'x.ber');
+    const back = join(dir, 'x.mig');
+    assert.equal(spawnSync(process.execPath, [cli, 'convert', src, '-o', ber, '--to', 'ber']).status, 0);
+    assert.equal(detectFormat(new Uint8Array(readFileSync(ber)).subarray(0, 4)), 'ber');
+    assert.equal(spawnSync(process.execPath, [cli, 'convert', ber, '-o', back, '--to', 'qemu']).status, 0);
+    assert.ok(Buffer.compare(readFileSync(back), readFileSync(src)) === 0);
+    const info = spawnSync(process.execPath, [cli, 'info', ber], { encoding: 'utf8' });
+    assert.equal(info.status, 0, info.stderr);
+    assert.match(info.stdout, /BER form of a QEMU migration stream/);
+    assert.match(info.stdout, /x-ignore-shared/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
