@@ -13,7 +13,10 @@ import type { ByteSink, ByteSource } from '../channel/transport.js';
 import { VmsError, isVmsError } from '../errors.js';
 import { decodeCommand, decodeConfiguration } from '../stream/config.js';
 import { Command, QEMU_VM_FILE_MAGIC, QEMU_VM_FILE_VERSION, SectionType } from '../stream/constants.js';
+import { peekSource } from '../stream/ber/any.js';
+import { detectFormat } from '../stream/ber/detect.js';
 import { parseVmdesc } from '../stream/vmdesc.js';
+import { berDecodingSource } from './ber-bridge.js';
 import { ACK_PREFIX, REPORT_PREFIX, writeLine, type AckMessage } from './ack.js';
 import type { DeviceHandler, LiveLoadHandler, MigratableMachine } from './handlers.js';
 import { RamLoadHandler } from './ram-load.js';
@@ -82,7 +85,12 @@ export class MigrationDestination extends EventEmitter {
     this.state = 'active';
     const started = performance.now();
     const stall = this.options.stallTimeoutMs ?? 10_000;
-    const r = new ChannelReader(new StallGuardSource(conn.source, stall), this.options.reader);
+    // The first bytes tell the wire format: QEMU's "QEVM" or BER's 7F D6 CD 53 (converted back as it arrives).
+    const peeked = await peekSource(new StallGuardSource(conn.source, stall), 4);
+    // A ByteSource in gives a ByteSource back (bytes in memory only come back for bytes in memory).
+    const replay = peeked.source as ByteSource;
+    const input = detectFormat(peeked.first) === 'ber' ? berDecodingSource(replay) : replay;
+    const r = new ChannelReader(input, this.options.reader);
     this.reader = r;
     const ram = new RamLoadHandler(this.machine.memory);
     let committed = false;

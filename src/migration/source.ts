@@ -18,6 +18,7 @@ import { VmsError, isVmsError } from '../errors.js';
 import { encodeConfiguration } from '../stream/config.js';
 import { SectionType } from '../stream/constants.js';
 import { encodeVmdesc, type VmdescDevice } from '../stream/vmdesc.js';
+import { berEncodingSink } from './ber-bridge.js';
 import { ACK_PREFIX, LineReader, REPORT_PREFIX, parseLine, type AckMessage } from './ack.js';
 import type { MigratableMachine } from './handlers.js';
 import { RamSaveHandler } from './ram-save.js';
@@ -41,6 +42,12 @@ export interface SourceOptions {
   /** Wire bytes per PART section before the driver re-checks convergence. Defaults to 4 MiB. */
   readonly sectionBytes?: number;
   readonly writer?: WriterOptions;
+  /**
+   * Wire format: QEMU's binary stream, or BER (schema/migration.asn1), which a vmstream
+   * destination detects from the first bytes. Statistics count the binary stream's bytes.
+   * Defaults to 'qemu'.
+   */
+  readonly format?: 'qemu' | 'ber';
 }
 
 export const DEFAULT_DOWNTIME_LIMIT_MS = 300;
@@ -163,7 +170,8 @@ export class MigrationSource extends EventEmitter {
     }
     this.reset();
     const machine = this.machine;
-    const w = new ChannelWriter(conn.sink, { ...this.options.writer, bandwidth: this.maxBandwidth });
+    const sink = this.options.format === 'ber' ? berEncodingSink(conn.sink) : conn.sink;
+    const w = new ChannelWriter(sink, { ...this.options.writer, bandwidth: this.maxBandwidth });
     const ram = new RamSaveHandler(machine.memory);
     this.writer = w;
     this.ram = ram;

@@ -78,3 +78,28 @@ test('a RAM size mismatch is refused before anything is applied', async () => {
   assert.equal(inc.status === 'rejected' && inc.reason.code, 'E_MISMATCH');
   assert.equal(await dst.hash(), before);
 });
+
+test('the BER wire format: the source sends BER, the destination detects it and loads the same machine', async () => {
+  const src = new SampleMachine({ ramMiB: 8 });
+  src.fillRandom(3, 9);
+  src.startWorkload(5);
+  const dst = new SampleMachine({ ramMiB: 8 });
+  const forward = createPipe();
+  const back = createPipe();
+  let firstBytes: Uint8Array | undefined;
+  const tap = {
+    write: (c: Uint8Array) => {
+      firstBytes ??= c.slice(0, 4);
+      return forward.sink.write(c);
+    },
+    close: () => forward.sink.close(),
+    destroy: (e?: Error) => forward.sink.destroy(e),
+  };
+  const [out] = await Promise.all([
+    new MigrationSource(src, { format: 'ber', maxBandwidth: 20e6 }).migrate({ sink: tap, reverse: back.source }),
+    new MigrationDestination(dst, { afterCommit: () => dst.hash() }).receive({ source: forward.source, reply: back.sink }),
+  ]);
+  src.stopWorkload();
+  assert.deepEqual([...firstBytes!], [0x7f, 0xd6, 0xcd, 0x53]);
+  assert.equal(out.report, await src.hash());
+});

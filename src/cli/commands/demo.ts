@@ -12,7 +12,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import pc from 'picocolors';
 import { ChannelReader } from '../../channel/reader.js';
 import { ChannelWriter } from '../../channel/writer.js';
@@ -38,6 +38,7 @@ interface LiveOptions {
   downtimeLimit: number;
   maxIterations: number;
   progress: boolean;
+  format: 'qemu' | 'ber';
   json?: boolean;
 }
 
@@ -51,6 +52,7 @@ export function demoCommand(): Command {
     .option('--downtime-limit <ms>', 'live: longest acceptable downtime', numArg, 300)
     .option('--max-iterations <n>', 'live: switch over after this many passes even if not converged (0 = never)', intArg, 0)
     .option('--progress', 'live: print progress lines even when stderr is not a terminal', false)
+    .addOption(new Option('--format <format>', 'live: wire format, QEMU binary or BER (the destination detects it)').choices(['qemu', 'ber']).default('qemu'))
     .option('--file', 'the file demo: save the sample machine to a file, load it back and compare', false)
     .option('--seed <n>', '--file: seed of the generated machine', '1')
     .option('--ram-mib <n>', '--file: size of the main RAM block in MiB', '4')
@@ -70,6 +72,7 @@ async function dispatch(o: DemoOptions & LiveOptions): Promise<void> {
     downtimeLimit: o.downtimeLimit,
     maxIterations: o.maxIterations,
     progress: o.progress,
+    format: o.format,
     json: o.json === true,
   });
   process.stdout.write(o.json === true ? demoOutput(r, true) : colour(demoOutput(r, false), r.verified));

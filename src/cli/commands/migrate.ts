@@ -90,6 +90,8 @@ export interface MigrateOptions {
   readonly json: boolean;
   readonly progress: boolean;
   readonly ack: boolean;
+  /** Wire format; a vmstream destination detects it. */
+  readonly format?: 'qemu' | 'ber';
 }
 
 /** Connects to `uri` (both ways when it can carry an ACK). */
@@ -113,6 +115,7 @@ export async function migrateMachine(machine: SampleMachine, uri: string, o: Mig
     maxBandwidth: o.maxBandwidth * 1e6,
     maxIterations: o.maxIterations,
     stallTimeoutMs: o.stallTimeout,
+    format: o.format ?? 'qemu',
   });
   const tty = process.stderr.isTTY === true;
   const draw = o.progress || tty;
@@ -152,6 +155,7 @@ export function migrateCommand(): Command {
     .option('--tls-creds <dir>', 'for tls:, a directory with ca-cert.pem, client-cert.pem, client-key.pem')
     .option('--tls-hostname <name>', "name to check the destination's certificate against")
     .option('--no-ack', 'do not wait for a vmstream destination to confirm')
+    .addOption(new Option('--format <format>', 'wire format (a vmstream destination detects it)').choices(['qemu', 'ber']).default('qemu'))
     .option('--progress', 'print progress lines even when stderr is not a terminal', false)
     .option('--json', 'print the final statistics as JSON', false);
   return usageExits(cmd).action(
@@ -208,6 +212,7 @@ export interface LiveDemoOptions {
   readonly maxIterations?: number;
   readonly json: boolean;
   readonly progress?: boolean;
+  readonly format?: 'qemu' | 'ber';
 }
 
 export interface LiveDemoResult {
@@ -257,6 +262,7 @@ export async function runLiveDemo(o: LiveDemoOptions): Promise<LiveDemoResult> {
         json: o.json,
         progress: o.progress ?? false,
         ack: true,
+        format: o.format ?? 'qemu',
       });
     } finally {
       machine.stopWorkload();
