@@ -12,7 +12,7 @@
  * block (CONTINUE set: `block` absent); each further page must have CONTINUE set and the next
  * offset. Zero pages of one fill byte run without bound; data pages run up to `maxRunPages`
  * (their bytes are gathered in one run buffer, so nothing is allocated per page; a large run's
- * buffer is handed to the channel by reference and the next run takes a fresh one). Each
+ * buffer is handed to the channel by reference and reused once the sink has taken it). Each
  * record therefore maps back to exactly one binary record: conversion back is exact.
  *
  * Backpressure: the writer waits for the channel to drain after page runs and at section
@@ -73,6 +73,8 @@ const MAX_ZERO_RUN = 0xffffffff;
 const UTF8 = new TextDecoder('utf-8', { fatal: true });
 /** Page runs of at least this many bytes are handed to the channel rather than copied into it. */
 const HAND_OVER_RUN = 64 << 10;
+/** Handed-over run buffers kept for reuse (the channel's high-water mark holds about 16). */
+const MAX_HANDED_OVER = 64;
 
 /** Size of a TLV with a one-octet tag and definite length. */
 const tlv = (contentLength: number): number => 1 + lengthSize(contentLength) + contentLength;
@@ -103,6 +105,8 @@ export class BerStreamWriter implements StreamVisitor {
   private readonly device: BerOutputVisitor;
   private readonly run: PendingRun = { kind: undefined, block: '', named: false, offset: 0, count: 0, fill: 0 };
   private runData: Uint8Array | undefined;
+  /** Run buffers handed to the channel by reference, oldest first, with the bytesPut at their end. */
+  private readonly handedOver: { buf: Uint8Array; releaseAt: number }[] = [];
   private readonly names = new Map<string, Uint8Array>();
   /** A PACKAGED command's nested items, written in QEMU's form into memory until packagedEnd. */
   private pack: { cmd: StreamCommand; sink: MemorySink; out: ChannelWriter; w: StreamWriter } | undefined;
@@ -272,7 +276,7 @@ export class BerStreamWriter implements StreamVisitor {
           run.count = 0;
         }
         let data = this.runData;
-        if (data === undefined || data.length !== this.maxRunPages * ps) data = this.runData = new Uint8Array(this.maxRunPages * ps);
+        if (data === undefined || data.length !== this.maxRunPages * ps) data = this.runData = this.runBuffer(this.maxRunPages * ps);
         data.set(p.wire, run.count * ps);
         run.count++;
         if (run.count === this.maxRunPages) {
@@ -430,8 +434,10 @@ export class BerStreamWriter implements StreamVisitor {
       ber.integer(run.offset, C[Run.offset]);
       ber.header(C[Run.body]!, false, n);
       if (n >= HAND_OVER_RUN) {
-        // Large runs go to the channel by reference (no second copy); the next run gets a fresh buffer.
+        // Large runs go to the channel by reference (no second copy). The buffer is reused once
+        // the sink has taken it (bytesWritten past its end), so memory stays warm and bounded.
         this.out.bytes(this.runData!.subarray(0, n));
+        if (this.handedOver.length < MAX_HANDED_OVER) this.handedOver.push({ buf: this.runData!, releaseAt: this.out.bytesPut });
         this.runData = undefined;
       } else {
         this.out.bytesCopy(this.runData!.subarray(0, n));
@@ -439,6 +445,16 @@ export class BerStreamWriter implements StreamVisitor {
     }
     run.kind = undefined;
     run.count = 0;
+  }
+
+  /** A run buffer: the oldest handed-over one if the sink is done with it, else a new one. */
+  private runBuffer(size: number): Uint8Array {
+    const oldest = this.handedOver[0];
+    if (oldest !== undefined && oldest.releaseAt <= this.out.bytesWritten) {
+      this.handedOver.shift();
+      if (oldest.buf.length === size) return oldest.buf;
+    }
+    return new Uint8Array(size);
   }
 
   private drainIfNeeded(): void | Promise<void> {
