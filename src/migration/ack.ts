@@ -6,6 +6,11 @@
  *   VMSTREAM-ACK {"status":"completed"}\n          (or "failed" with "error": {code, message})
  *   VMSTREAM-REPORT {...}\n                         (whatever the destination's hook returned)
  *
+ * While the stream flows it also reports, every PROGRESS_INTERVAL_MS, how many stream bytes
+ * it has consumed (`VMSTREAM-PROGRESS {"bytes":N}`), so the source knows the end-to-end
+ * bandwidth and the bytes still in flight (socket buffers, the destination's queue), which
+ * the downtime estimate must include.
+ *
  * The source counts downtime up to the ACK line, so slow reports (a RAM hash) do not count.
  */
 import type { ByteSink, ByteSource } from '../channel/transport.js';
@@ -13,6 +18,9 @@ import { VmsError } from '../errors.js';
 
 export const ACK_PREFIX = 'VMSTREAM-ACK ';
 export const REPORT_PREFIX = 'VMSTREAM-REPORT ';
+export const PROGRESS_PREFIX = 'VMSTREAM-PROGRESS ';
+/** How often the destination reports the bytes it consumed. */
+export const PROGRESS_INTERVAL_MS = 50;
 /** Longest line accepted from the peer. */
 const MAX_LINE = 1 << 20;
 
@@ -69,5 +77,99 @@ export function parseLine(line: string, prefix: string): unknown {
     return JSON.parse(line.slice(prefix.length)) as unknown;
   } catch {
     throw new VmsError('E_FORMAT', 'destination sent a malformed answer', { expected: `${prefix}{json}`, actual: line.slice(0, 80) });
+  }
+}
+
+/**
+ * The source's reading side of the reverse channel: one loop reads every line, keeping the
+ * latest PROGRESS count and holding the ACK and REPORT for whoever waits for them.
+ */
+export class ReturnPath {
+  /** Stream bytes the destination has consumed, per its last PROGRESS line. */
+  consumed = 0;
+  /** performance.now() of the last PROGRESS line (0 = none yet). */
+  consumedAt = 0;
+  private ack: AckMessage | undefined;
+  private report: unknown;
+  private hasReport = false;
+  private ended = false;
+  private failure: unknown;
+  private wake: (() => void) | undefined;
+  private readonly lines: LineReader;
+
+  constructor(source: ByteSource) {
+    this.lines = new LineReader(source);
+    void this.run();
+  }
+
+  private async run(): Promise<void> {
+    try {
+      for (;;) {
+        const line = await this.lines.next(2 ** 31 - 1, 'answer');
+        if (line === undefined) break;
+        if (line.startsWith(PROGRESS_PREFIX)) {
+          const p = parseLine(line, PROGRESS_PREFIX) as { bytes?: unknown };
+          if (typeof p.bytes === 'number') {
+            this.consumed = p.bytes;
+            this.consumedAt = performance.now();
+          }
+        } else if (line.startsWith(ACK_PREFIX)) {
+          this.ack = parseLine(line, ACK_PREFIX) as AckMessage;
+        } else if (line.startsWith(REPORT_PREFIX)) {
+          try {
+            this.report = parseLine(line, REPORT_PREFIX);
+          } catch {
+            this.report = undefined; // a garbled report does not undo a completed migration
+          }
+          this.hasReport = true;
+        } else {
+          throw new VmsError('E_FORMAT', 'destination sent an unknown answer', { actual: line.slice(0, 80) });
+        }
+        this.notify();
+      }
+    } catch (e) {
+      this.failure = e;
+    }
+    this.ended = true;
+    this.notify();
+  }
+
+  private notify(): void {
+    const w = this.wake;
+    this.wake = undefined;
+    w?.();
+  }
+
+  private async until(ready: () => boolean, timeoutMs: number, what: string): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!ready()) {
+      if (this.ended) return;
+      const left = deadline - Date.now();
+      if (left <= 0) throw new VmsError('E_TIMEOUT', `no ${what} from the destination within ${timeoutMs} ms`);
+      let timer: NodeJS.Timeout | undefined;
+      await new Promise<void>((resolve) => {
+        this.wake = resolve;
+        timer = setTimeout(resolve, left);
+      });
+      clearTimeout(timer);
+    }
+  }
+
+  /** The destination's failure answer, if it already gave up (checked between sections). */
+  get refusal(): AckMessage | undefined {
+    return this.ack !== undefined && this.ack.status !== 'completed' ? this.ack : undefined;
+  }
+
+  /** The ACK, or undefined when the peer closed without one (a QEMU destination). */
+  async waitAck(timeoutMs: number): Promise<AckMessage | undefined> {
+    await this.until(() => this.ack !== undefined, timeoutMs, 'ACK');
+    if (this.ack === undefined && this.failure !== undefined) throw this.failure;
+    return this.ack;
+  }
+
+  /** The REPORT, or undefined when none came. */
+  async waitReport(timeoutMs: number): Promise<unknown> {
+    await this.until(() => this.hasReport, timeoutMs, 'report').catch(() => undefined);
+    return this.report;
   }
 }

@@ -17,7 +17,7 @@ import { peekSource } from '../stream/ber/any.js';
 import { detectFormat } from '../stream/ber/detect.js';
 import { parseVmdesc } from '../stream/vmdesc.js';
 import { berDecodingSource } from './ber-bridge.js';
-import { ACK_PREFIX, REPORT_PREFIX, writeLine, type AckMessage } from './ack.js';
+import { ACK_PREFIX, PROGRESS_INTERVAL_MS, PROGRESS_PREFIX, REPORT_PREFIX, writeLine, type AckMessage } from './ack.js';
 import type { DeviceHandler, LiveLoadHandler, MigratableMachine } from './handlers.js';
 import { RamLoadHandler } from './ram-load.js';
 import { StallGuardSource } from './stall-guard.js';
@@ -94,8 +94,22 @@ export class MigrationDestination extends EventEmitter {
     this.reader = r;
     const ram = new RamLoadHandler(this.machine.memory);
     let committed = false;
+    // Progress for the source's downtime estimate, written in order with the ACK that follows.
+    let replyChain: Promise<void> = Promise.resolve();
+    const progress =
+      conn.reply === undefined
+        ? undefined
+        : setInterval(() => {
+            const bytes = r.bytesRead;
+            replyChain = replyChain.then(() => writeLine(conn.reply!, PROGRESS_PREFIX, { bytes })).catch(() => undefined);
+          }, PROGRESS_INTERVAL_MS);
+    const stopProgress = async (): Promise<void> => {
+      if (progress !== undefined) clearInterval(progress);
+      await replyChain;
+    };
     try {
       const staged = await this.load(r, ram);
+      await stopProgress();
       // Everything arrived and checked: apply it, RAM first.
       ram.commit();
       for (const { dev, state } of staged) dev.apply(state);
@@ -114,6 +128,7 @@ export class MigrationDestination extends EventEmitter {
       }
       return { bytes: r.bytesRead, ramPages: ram.pages, devices: staged.length, elapsedMs: performance.now() - started, report };
     } catch (e) {
+      await stopProgress();
       if (committed) throw e;
       ram.discard();
       this.state = 'failed';

@@ -19,7 +19,7 @@ import { encodeConfiguration } from '../stream/config.js';
 import { SectionType } from '../stream/constants.js';
 import { encodeVmdesc, type VmdescDevice } from '../stream/vmdesc.js';
 import { berEncodingSink } from './ber-bridge.js';
-import { ACK_PREFIX, LineReader, REPORT_PREFIX, parseLine, type AckMessage } from './ack.js';
+import { ReturnPath } from './ack.js';
 import type { MigratableMachine } from './handlers.js';
 import { RamSaveHandler } from './ram-save.js';
 import { writeFileHeader, writeFooter, writeFullHeader, writeShortHeader } from './sections.js';
@@ -85,10 +85,11 @@ export class MigrationSource extends EventEmitter {
   private bandwidth = 0;
   private expectedDowntimeMs = 0;
   private remaining = 0;
-  private window = { at: 0, bytes: 0 };
+  private window: { at: number; bytes: number; progressAt?: number } = { at: 0, bytes: 0 };
   private cancelled = false;
   private failure: VmsError | undefined;
   private lastProgress = 0;
+  private returnPath: ReturnPath | undefined;
 
   constructor(
     private readonly machine: MigratableMachine,
@@ -177,6 +178,8 @@ export class MigrationSource extends EventEmitter {
     this.ram = ram;
     let stopped = false;
     let report: unknown;
+    const returnPath = conn.reverse !== undefined ? new ReturnPath(conn.reverse) : undefined;
+    this.returnPath = returnPath;
     try {
       this.setStatus('setup');
       // Section ids in registration order: ram first, then the devices.
@@ -197,9 +200,9 @@ export class MigrationSource extends EventEmitter {
         this.checkCancelled();
         this.measure(w);
         const threshold = (this.bandwidth * this.downtimeLimit.ms) / 1000;
-        let pending = ram.pendingEstimate() + w.pending;
+        let pending = ram.pendingEstimate() + this.inFlight(w);
         if (pending <= threshold || ram.pendingEstimate() === 0) {
-          pending = ram.syncPending() + w.pending;
+          pending = ram.syncPending() + this.inFlight(w);
           this.note(pending);
           if (pending <= threshold) break;
           if (maxIterations > 0 && ram.counters.syncs > maxIterations) break;
@@ -242,28 +245,19 @@ export class MigrationSource extends EventEmitter {
       w.u8(SectionType.VMDESCRIPTION).u32(json.length).bytes(json);
       this.remaining = 0;
       await this.deadline(w.close(), 'the destination to take the rest of the stream');
-      if (conn.reverse !== undefined) {
-        const lines = new LineReader(conn.reverse);
-        const ackLine = await lines.next(this.stallTimeoutMs, 'ACK');
+      if (returnPath !== undefined) {
+        const ack = await returnPath.waitAck(this.stallTimeoutMs);
         // A QEMU destination just closes the connection: nothing to confirm then.
-        if (ackLine !== undefined) {
-          const ack = parseLine(ackLine, ACK_PREFIX) as AckMessage | undefined;
-          if (ack === undefined || ack.status !== 'completed') {
-            throw new VmsError('E_IO', `destination refused the migration: ${ack?.error?.message ?? ackLine.slice(0, 200)}`, {
-              ...(ack?.error?.code !== undefined ? { actual: ack.error.code } : {}),
+        if (ack !== undefined) {
+          if (ack.status !== 'completed') {
+            throw new VmsError('E_IO', `destination refused the migration: ${ack.error?.message ?? 'no reason given'}`, {
+              ...(ack.error?.code !== undefined ? { actual: ack.error.code } : {}),
             });
           }
           this.downtimeMs = performance.now() - stopAt;
           // Complete from here; the report (a hash, say) may take the destination a while.
           this.finish('completed');
-          const reportLine = await lines.next(this.stallTimeoutMs * 6, 'report').catch(() => undefined);
-          if (reportLine !== undefined) {
-            try {
-              report = parseLine(reportLine, REPORT_PREFIX);
-            } catch {
-              report = undefined; // a garbled report does not undo a completed migration
-            }
-          }
+          report = await returnPath.waitReport(this.stallTimeoutMs * 6);
         }
       }
       this.downtimeMs ??= performance.now() - stopAt;
@@ -298,6 +292,7 @@ export class MigrationSource extends EventEmitter {
     this.cancelled = false;
     this.failure = undefined;
     this.lastProgress = 0;
+    this.window = { at: 0, bytes: 0 };
   }
 
   private setStatus(s: MigrationStatus): void {
@@ -323,8 +318,31 @@ export class MigrationSource extends EventEmitter {
     this.expectedDowntimeMs = this.bandwidth > 0 ? (pending / this.bandwidth) * 1000 : Infinity;
   }
 
-  /** Bytes/second the channel took over the last window (QEMU's per-BUFFER_DELAY bandwidth). */
+  /**
+   * Bytes sent but not yet consumed by the destination: what it reported over the return
+   * path, else (a QEMU destination) what the channel has not handed to the transport yet.
+   */
+  private inFlight(w: ChannelWriter): number {
+    const rp = this.returnPath;
+    if (rp !== undefined && rp.consumedAt > 0) return Math.max(0, w.bytesPut - rp.consumed);
+    return w.pending;
+  }
+
+  /**
+   * Bytes/second over the last window (QEMU's per-BUFFER_DELAY bandwidth): consumed by the
+   * destination when it reports progress, else taken by the channel's transport.
+   */
   private measure(w: ChannelWriter): void {
+    const rp = this.returnPath;
+    if (rp !== undefined && rp.consumedAt > 0) {
+      if (this.window.progressAt === undefined) this.window = { at: rp.consumedAt, bytes: rp.consumed, progressAt: rp.consumedAt };
+      const dt = rp.consumedAt - this.window.at;
+      if (dt >= BANDWIDTH_WINDOW_MS) {
+        this.bandwidth = ((rp.consumed - this.window.bytes) * 1000) / dt;
+        this.window = { at: rp.consumedAt, bytes: rp.consumed, progressAt: rp.consumedAt };
+      }
+      return;
+    }
     const now = performance.now();
     const dt = now - this.window.at;
     // Until the first full window, a window of at least 1 MiB will do (tiny guests finish sooner).
@@ -337,6 +355,12 @@ export class MigrationSource extends EventEmitter {
 
   private checkCancelled(): void {
     if (this.cancelled) throw new VmsError('E_CLOSED', 'migration cancelled');
+    const refusal = this.returnPath?.refusal;
+    if (refusal !== undefined) {
+      throw new VmsError('E_IO', `destination refused the migration: ${refusal.error?.message ?? 'no reason given'}`, {
+        ...(refusal.error?.code !== undefined ? { actual: refusal.error.code } : {}),
+      });
+    }
   }
 
   private async drain(w: ChannelWriter): Promise<void> {
