@@ -254,7 +254,7 @@ class StreamParser {
 
   private async section(kind: SectionHeader['kind'], at: number, depth: number): Promise<void> {
     const r = this.r;
-    const h = await this.retryFrom((): SectionHeader => {
+    let h = await this.retryFrom((): SectionHeader => {
       const id = r.u32();
       if (kind === 'part' || kind === 'end') {
         const started = this.sections.get(id);
@@ -271,9 +271,16 @@ class StreamParser {
     });
     if (kind === 'start') this.sections.set(h.id, h);
     this.seenIds.add(h.id);
+    const isRam = h.idstr === RAM_IDSTR && kind !== 'full';
+    if (!isRam && h.description === undefined && this.vmdesc === undefined && this.tail === undefined) {
+      // First device section on a pipe: find the trailer first, so the header can carry its description.
+      await this.bufferTail();
+      const description = this.devices.get(deviceKey(h.idstr, h.instance));
+      if (description !== undefined && kind === 'full') h = { ...h, description };
+    }
     await this.v.sectionStart?.(h);
     try {
-      if (h.idstr === RAM_IDSTR && kind !== 'full') {
+      if (isRam) {
         if (h.version !== 4) {
           throw new VmsError('E_VERSION', 'unsupported RAM section version', { offset: at, expected: 'version 4', actual: `${h.version}` });
         }
@@ -332,12 +339,7 @@ class StreamParser {
 
   private async device(h: SectionHeader): Promise<void> {
     const r = this.r;
-    let desc = h.description;
-    if (desc === undefined && this.vmdesc === undefined && this.tail === undefined) {
-      await this.bufferTail();
-      desc = this.devices.get(deviceKey(h.idstr, h.instance));
-      if (desc !== undefined) h = { ...h, description: desc };
-    }
+    const desc = h.description;
     const fv: OutputVisitor | undefined = this.v.deviceFields?.(h);
     if (desc !== undefined && h.kind === 'full') {
       if (desc.version !== undefined && desc.version !== h.version) {

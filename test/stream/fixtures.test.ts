@@ -43,6 +43,10 @@ describe('QEMU fixture streams', () => {
         if (trailer !== undefined) assert.deepEqual(encodeVmdesc(trailer.vmdesc), trailer.json);
       });
 
+      it('info from a pipe (trailer found by buffering device data) equals info from a file', async () => {
+        assert.deepEqual(await collectInfo(pipe(bytes, 8192)), await collectInfo(bytes));
+      });
+
       it('info agrees with the manifest and decodes every device it has a description for', async () => {
         const info = await collectInfo(bytes);
         assert.equal(info.bytes, bytes.length);
