@@ -103,3 +103,32 @@ test('the BER wire format: the source sends BER, the destination detects it and 
   assert.deepEqual([...firstBytes!], [0x7f, 0xd6, 0xcd, 0x53]);
   assert.equal(out.report, await src.hash());
 });
+
+test('live statistics, a live bandwidth change, and cancel: the machine runs on and the destination is unchanged', async () => {
+  const src = new SampleMachine({ ramMiB: 64 });
+  src.fillRandom(48, 4);
+  const dst = new SampleMachine({ ramMiB: 64 });
+  const pristine = await dst.hash();
+  const forward = createPipe(1 << 20);
+  const back = createPipe();
+  const source = new MigrationSource(src, { maxBandwidth: 40e6 });
+  const outgoing = source.migrate({ sink: forward.sink, reverse: back.source });
+  const incoming = new MigrationDestination(dst).receive({ source: forward.source, reply: back.sink });
+  await new Promise((r) => setTimeout(r, 300));
+  const early = source.stats();
+  assert.equal(early.status, 'active');
+  assert.ok(early.transferredBytes > 0 && early.transferredBytes < 48 << 20);
+  source.setMaxBandwidth(5e6);
+  await new Promise((r) => setTimeout(r, 200)); // let the queue at the old rate drain
+  const a = source.stats().transferredBytes;
+  await new Promise((r) => setTimeout(r, 1000));
+  const rate = source.stats().transferredBytes - a;
+  assert.ok(rate > 2e6 && rate < 9e6, `about 5 MB in a second at 5 MB/s, got ${rate}`);
+  assert.equal(source.stats().maxBandwidth, 5e6);
+  source.cancel();
+  await assert.rejects(outgoing, (e: { code?: string }) => e.code === 'E_CLOSED');
+  await assert.rejects(incoming);
+  assert.equal(source.stats().status, 'cancelled');
+  assert.equal(src.isRunning, true);
+  assert.equal(await dst.hash(), pristine);
+});
