@@ -200,10 +200,25 @@ export type ConstraintAst =
       readonly encodedBy: ValueAst | undefined;
       readonly span: Span;
     }
-  /** `WITH COMPONENT(S)`: kept for tools, not applied by the compiler. */
+  /** `WITH COMPONENTS { [..., ] name (constraint) PRESENT, ... }` (X.680 51.8): partial when it starts with `...`. */
+  | {
+      readonly kind: 'withComponents';
+      readonly partial: boolean;
+      readonly items: readonly ComponentConstraintAst[];
+      readonly span: Span;
+    }
+  /** `WITH COMPONENT (...)` and any WITH COMPONENTS the parser could not structure: kept as text, not applied. */
   | { readonly kind: 'inner'; readonly text: string; readonly span: Span }
   /** Table and component relation constraints, PATTERN, CONSTRAINED BY, SETTINGS: parsed past. */
   | { readonly kind: 'opaque'; readonly what: string; readonly span: Span };
+
+/** One named component inside WITH COMPONENTS. */
+export interface ComponentConstraintAst {
+  readonly name: string;
+  readonly constraint: ConstraintAst | undefined;
+  readonly presence: 'PRESENT' | 'ABSENT' | 'OPTIONAL' | undefined;
+  readonly span: Span;
+}
 
 /** One item of a braced value: `iso(1)`, `1`, `id-pkix`, or `name value` in a SEQUENCE value. */
 export interface BracedItemAst {

@@ -219,6 +219,8 @@ export function compileModules(asts: readonly ModuleAst[], options: CompileOptio
     report,
     resolveValue: (v, t, ctx) => resolveValue(v, t, ctx),
     compileType: (ast, ctx, name) => compileType(ast, ctx, name),
+    ensureBody: (def) => ensureBody(def),
+    isBuilding: (def) => building.has(def),
   });
   const { resolveValue } = createValueResolver({
     report,
@@ -391,14 +393,19 @@ export function compileModules(asts: readonly ModuleAst[], options: CompileOptio
       case 'SET':
       case 'CHOICE': {
         const def = newDef(ast.kind);
-        const t = constrain(makeType(name, ctx, def, ast.kind === 'CHOICE' ? [] : universal(ast.kind)), ast, ctx);
+        // WITH COMPONENTS needs the components, so it is applied after them; other constraints at once.
+        const inner = ast.constraints.filter((c) => c.kind === 'withComponents');
+        const outer = inner.length === 0 ? ast : { ...ast, constraints: ast.constraints.filter((c) => c.kind !== 'withComponents') };
+        const t = constrain(makeType(name, ctx, def, ast.kind === 'CHOICE' ? [] : universal(ast.kind)), outer, ctx);
         onCreate?.(t);
         deferBody(def, () => {
           building.add(def);
           compileComponents(ast.items, def, ctx, name, ast.span);
           building.delete(def);
         });
-        return t;
+        if (inner.length === 0) return t;
+        ensureBody(def);
+        return inner.reduce((acc, c) => applyConstraint(acc, c, ctx), t);
       }
       case 'SEQUENCE OF':
       case 'SET OF': {

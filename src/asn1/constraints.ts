@@ -1,18 +1,22 @@
 /**
  * Constraints reduced to what a validator checks: value ranges (INTEGER, ENUMERATED), size ranges, permitted
- * alphabets as code point ranges, and CONTAINING types. Inner-type constraints (WITH COMPONENTS), table
- * constraints and PATTERN are accepted and not applied; EXCEPT is over-approximated (nothing is subtracted).
+ * alphabets as code point ranges, CONTAINING types, and WITH COMPONENTS as a derived definition. WITH COMPONENT
+ * (one element), table constraints and PATTERN are accepted and not applied; EXCEPT is over-approximated.
  */
 import type { ConstraintAst, TypeAst, ValueAst } from './ast.js';
 import { CHARACTER_KINDS, SIZED_KINDS } from './builtins.js';
 import { intersectRanges, normalizeRanges, singleRange, unionRanges } from './ranges.js';
 import type { Ctx, Report } from './scope.js';
-import type { AsnType, AsnValue, Ranges } from './types.js';
+import type { AsnType, AsnValue, Component, Ranges, TypeDef } from './types.js';
 
 export interface ConstraintDeps {
   readonly report: Report;
   readonly resolveValue: (v: ValueAst, type: AsnType | undefined, ctx: Ctx) => AsnValue;
   readonly compileType: (ast: TypeAst, ctx: Ctx, name: string) => AsnType;
+  /** Compiles a def's components now if they are still queued. */
+  readonly ensureBody: (def: TypeDef) => void;
+  /** True while a def's components are being compiled. */
+  readonly isBuilding: (def: TypeDef) => boolean;
 }
 
 export interface ConstraintEvaluator {
@@ -42,6 +46,7 @@ export function createConstraintEvaluator(deps: ConstraintDeps): ConstraintEvalu
 
   /** Serial application (X.680 51.3): the new constraint narrows what the type already allowed. */
   function applyConstraint(t: AsnType, c: ConstraintAst, ctx: Ctx): AsnType {
+    if (c.kind === 'withComponents') return applyComponentConstraints(t, c, ctx);
     const e = evaluate(c, t, ctx, 'value');
     const keepValue = t.kind === 'INTEGER' || t.kind === 'ENUMERATED';
     const keepSize = SIZED_KINDS.has(t.kind);
@@ -55,6 +60,39 @@ export function createConstraintEvaluator(deps: ConstraintDeps): ConstraintEvalu
     const alphabet = narrow(keepAlphabet, t.alphabet, e.alphabet);
     if (value === t.value && size === t.size && alphabet === t.alphabet && e.contains === undefined) return t;
     return { ...t, value, size, alphabet, contains: e.contains ?? t.contains };
+  }
+
+  /**
+   * X.680 51.8: a derived definition whose named components carry the extra constraints; PRESENT makes a
+   * component mandatory, ABSENT removes it, and a full specification (no leading `...`) drops the optional
+   * components it does not name.
+   */
+  function applyComponentConstraints(t: AsnType, c: ConstraintAst & { kind: 'withComponents' }, ctx: Ctx): AsnType {
+    if (t.kind !== 'SEQUENCE' && t.kind !== 'SET' && t.kind !== 'CHOICE') {
+      deps.report('ASN1_BAD_VALUE', `WITH COMPONENTS applies to SEQUENCE, SET or CHOICE, not ${t.kind}`, c.span, ctx.mod);
+      return t;
+    }
+    deps.ensureBody(t.def);
+    if (deps.isBuilding(t.def)) {
+      deps.report('ASN1_UNSUPPORTED', `WITH COMPONENTS on ${t.name} inside its own definition is not applied`, c.span, ctx.mod, 'warning');
+      return t;
+    }
+    const items = new Map(c.items.map((i) => [i.name, i]));
+    for (const i of c.items) {
+      if (!t.def.components.some((x) => x.name === i.name)) deps.report('ASN1_UNKNOWN_REFERENCE', `${t.name} has no component ${i.name}`, i.span, ctx.mod);
+    }
+    const components: Component[] = [];
+    for (const comp of t.def.components) {
+      const item = items.get(comp.name);
+      if (item === undefined) {
+        if (c.partial || !comp.optional) components.push(comp);
+        continue;
+      }
+      if (item.presence === 'ABSENT') continue;
+      const type = item.constraint === undefined ? comp.type : applyConstraint(comp.type, item.constraint, ctx);
+      components.push({ ...comp, type, optional: item.presence === 'PRESENT' ? false : comp.optional });
+    }
+    return { ...t, def: { ...t.def, components } };
   }
 
   const combine = (a: Ranges | undefined, b: Ranges | undefined, op: 'union' | 'intersection'): Ranges | undefined => {
@@ -146,6 +184,7 @@ export function createConstraintEvaluator(deps: ConstraintDeps): ConstraintEvalu
         if (c.encodedBy !== undefined) deps.resolveValue(c.encodedBy, undefined, ctx);
         return { ...NONE, contains: c.containing === undefined ? undefined : deps.compileType(c.containing, ctx, `${t.name}.contents`) };
       }
+      case 'withComponents': // applied by applyConstraint, which sees it at the top level
       case 'inner':
       case 'opaque':
         return NONE;

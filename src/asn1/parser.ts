@@ -12,6 +12,7 @@ import type {
   AssignmentAst,
   BracedItemAst,
   ClassFieldAst,
+  ComponentConstraintAst,
   ComponentItemAst,
   ConstraintAst,
   EnumItemAst,
@@ -399,6 +400,8 @@ export function parseModules(text: string, options: ParseOptions = {}): ParseRes
           }
           needKw('COMPONENTS');
           if (!is(Tok.LBrace)) fail(`expected "{" after WITH COMPONENTS, found ${describe(tok())}`);
+          const structured = attempt(() => parseComponentConstraints(start));
+          if (structured !== undefined) return structured;
           const body = skipBalanced();
           return { kind: 'inner', text: `WITH COMPONENTS ${body}`, span: spanFrom(start) };
         }
@@ -445,6 +448,25 @@ export function parseModules(text: string, options: ParseOptions = {}): ParseRes
     const value = parseValue();
     if (is(Tok.Range) || (is(Tok.Less) && is(Tok.Range, 1))) return parseRangeRest(start, value);
     return { kind: 'single', value, span: spanFrom(start) };
+  }
+
+  /** X.680 51.8.3: `{ [..., ] name [constraint] [PRESENT | ABSENT | OPTIONAL], ... }` */
+  function parseComponentConstraints(start: Token): ConstraintAst {
+    need(Tok.LBrace, '"{"');
+    const partial = eat(Tok.Ellipsis);
+    const items: ComponentConstraintAst[] = [];
+    if (!partial || eat(Tok.Comma)) {
+      do {
+        const at = tok();
+        const name = need(Tok.Identifier, 'a component name').text;
+        const constraint = is(Tok.LParen) ? parseConstraint() : undefined;
+        let presence: ComponentConstraintAst['presence'];
+        if (isKw('PRESENT') || isKw('ABSENT') || isKw('OPTIONAL')) presence = advance().text as ComponentConstraintAst['presence']; // cast: one of the three keywords just tested
+        items.push({ name, constraint, presence, span: spanFrom(at) });
+      } while (eat(Tok.Comma));
+    }
+    need(Tok.RBrace, '"}"');
+    return { kind: 'withComponents', partial, items, span: spanFrom(start) };
   }
 
   /** After the lower bound: `[<] .. [<] upper` (X.680 51.4). */

@@ -78,6 +78,26 @@ test('value and size constraints reduce to ranges: unions, open bounds, intersec
   assert.equal(formatRanges(mustType(serial, 'U').size!), '7..8');
 });
 
+test('WITH COMPONENTS: constraints on named components, PRESENT, ABSENT, full and partial specifications', () => {
+  const restricted = mustType(compileFixtures('Constructs.asn'), 'Restricted'); // Record (WITH COMPONENTS { ..., shape ABSENT })
+  assert.equal(restricted.def.components.some((c) => c.name === 'shape'), false);
+  assert.equal(restricted.def.components.length, 11);
+  const r = compileText(mod('IMPLICIT TAGS', `S ::= SEQUENCE { a [0] INTEGER OPTIONAL, b [1] INTEGER OPTIONAL, c [2] OCTET STRING }
+P ::= S (WITH COMPONENTS { ..., a PRESENT, c (SIZE (4)) })
+F ::= S (WITH COMPONENTS { b, c })
+L ::= SEQUENCE { x INTEGER OPTIONAL } (WITH COMPONENTS { x (0..9) PRESENT })
+E ::= S (WITH COMPONENTS { ..., nope ABSENT })
+N ::= INTEGER (WITH COMPONENTS { ..., a PRESENT })`));
+  assert.deepEqual(where(r.diagnostics), ['6:33 ASN1_UNKNOWN_REFERENCE', '7:16 ASN1_BAD_VALUE']);
+  const p = mustType(r, 'P');
+  assert.deepEqual(p.def.components.map((c) => `${c.name}${c.optional ? '?' : ''}`), ['a', 'b?', 'c']);
+  assert.equal(formatRanges(component(p, 'c').size!), '4');
+  assert.equal(component(mustType(r, 'S'), 'c').size, undefined, 'the parent definition is unchanged');
+  assert.deepEqual(mustType(r, 'F').def.components.map((c) => c.name), ['b', 'c']); // full: unnamed optional a is absent
+  const l = mustType(r, 'L');
+  assert.deepEqual(l.def.components.map((c) => [c.name, c.optional, formatRanges(c.type.value!)]), [['x', false, '0..9']]);
+});
+
 test('EXPLICIT TAGS module: written tags are explicit unless IMPLICIT', () => {
   const r = compileText(mod('EXPLICIT TAGS', 'S ::= SEQUENCE { a [0] INTEGER, b [1] IMPLICIT INTEGER, c [2] C }\nC ::= CHOICE { x NULL, y BOOLEAN }'));
   assert.deepEqual(r.diagnostics, []);

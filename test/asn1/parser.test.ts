@@ -112,7 +112,10 @@ test('constraints: ranges with MIN/MAX and open bounds, unions, intersections, E
   const d = typeOf(m, 'D').constraints[0]!;
   assert.ok(d.kind === 'contents' && d.containing?.kind === 'ref' && d.encodedBy?.kind === 'braced');
   const e = typeOf(m, 'E').constraints[0]!;
-  assert.ok(e.kind === 'inner' && e.text.startsWith('WITH COMPONENTS {'));
+  assert.ok(e.kind === 'withComponents' && e.partial);
+  assert.deepEqual(e.kind === 'withComponents' && e.items.map((i) => [i.name, i.presence, i.constraint?.kind]), [
+    ['a', 'PRESENT', undefined], ['b', undefined, 'size'],
+  ]);
   const f = typeOf(m, 'F').constraints[0]!;
   assert.ok(f.kind === 'except' && f.base === 'ALL');
   assert.equal(typeOf(m, 'G').constraints[0]!.kind, 'extensible');

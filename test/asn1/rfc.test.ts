@@ -181,9 +181,12 @@ test('LDAP: COMPONENTS OF LDAPResult, recursive Filter, ENUMERATED with extensio
   assert.deepEqual(substrings.def.element!.def.components.map((c) => tagsOf(c.type)), ['[0]', '[1]', '[2]']);
   const auth = mustType(ldap, 'AuthenticationChoice');
   assert.deepEqual(auth.def.components.map((c) => tagsOf(c.type)), ['[0]', '[3]']);
-  const attrs = mustType(ldap, 'Attribute'); // PartialAttribute (WITH COMPONENTS {...}): kept as PartialAttribute
+  // Attribute ::= PartialAttribute (WITH COMPONENTS { ..., vals (SIZE(1..MAX)) }): at least one value
+  const attrs = mustType(ldap, 'Attribute');
   assert.equal(attrs.kind, 'SEQUENCE');
   assert.deepEqual(attrs.def.components.map((c) => c.name), ['type', 'vals']);
+  assert.equal(formatRanges(component(attrs, 'vals').size!), '1..MAX');
+  assert.equal(component(mustType(ldap, 'PartialAttribute'), 'vals').size, undefined);
 });
 
 test('every compiled type has tags a decoder can use', () => {
