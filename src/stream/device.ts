@@ -19,6 +19,12 @@ export interface DeviceDecodeLimits {
   readonly maxFieldBytes: number;
   /** Stream offset past which no byte exists (known for files), else Infinity. */
   readonly streamEnd: number;
+  /**
+   * The description was not written for this stream (descriptions.ts): subsections are
+   * read as they appear, by QEMU's own rule, and struct sizes are not checked (either may
+   * differ between streams). Defaults to false.
+   */
+  readonly foreign?: boolean;
 }
 
 /** Decodes one device section's payload (everything between the header and the footer). */
@@ -95,6 +101,10 @@ class DeviceWalker {
   }
 
   subsections(parent: string, subs: readonly VmdescStruct[]): void {
+    if (this.limits.foreign === true) {
+      this.presentSubsections(parent, subs);
+      return;
+    }
     for (const s of subs) {
       const at = this.r.offset;
       this.stack.push(s.vmsd_name);
@@ -131,6 +141,54 @@ class DeviceWalker {
       this.v?.endSubsection();
       this.stack.pop();
     }
+  }
+
+  /**
+   * QEMU's loader rule (spec §2.5): while the next byte is 0x05 and the name starts with the
+   * parent's VMSD name, a subsection follows and must be one we know; anything else ends them.
+   */
+  private presentSubsections(parent: string, subs: readonly VmdescStruct[]): void {
+    const r = this.r;
+    while (r.has(2) && r.peekU8() === SectionType.SUBSECTION) {
+      const len = r.peekAt(1);
+      if (!r.has(2 + len)) return;
+      let name = '';
+      for (let i = 0; i < len; i++) name += String.fromCharCode(r.peekAt(2 + i));
+      if (!name.startsWith(parent)) return;
+      const s = subs.find((x) => x.vmsd_name === name);
+      if (s === undefined) {
+        throw new VmsError('E_MISMATCH', `subsection ${name} is not in the description`, {
+          offset: r.offset,
+          path: [...this.stack, name],
+          expected: subs.length === 0 ? 'no subsections' : subs.map((x) => x.vmsd_name).join(', '),
+          actual: JSON.stringify(name),
+        });
+      }
+      this.subsectionFrom(s);
+    }
+  }
+
+  /** One subsection whose header is next and known to name `s`. */
+  private subsectionFrom(s: VmdescStruct): void {
+    const r = this.r;
+    const at = r.offset;
+    this.stack.push(s.vmsd_name);
+    r.u8();
+    const name = r.countedString();
+    const version = r.u32();
+    if (version !== s.version) {
+      throw new VmsError('E_MISMATCH', 'subsection version differs from the description', {
+        offset: at + 2 + name.length,
+        path: this.stack.slice(),
+        expected: String(s.version),
+        actual: String(version),
+      });
+    }
+    this.v?.startSubsection(name, version);
+    this.fields(s.fields ?? []);
+    this.subsections(name, s.subsections ?? []);
+    this.v?.endSubsection();
+    this.stack.pop();
   }
 
   private element(f: VmdescField): void {
@@ -304,6 +362,7 @@ class DeviceWalker {
 
   /** A struct's described size (subsections included) must match what its fields consumed. */
   private checkConsumed(start: number, size: number): void {
+    if (this.limits.foreign === true) return;
     const used = this.r.offset - start;
     if (used !== size) {
       throw new VmsError('E_FORMAT', 'struct size differs from the vmdesc', {

@@ -7,3 +7,4 @@ export { readStream, sectionLabel, type StreamReaderOptions, type StreamSummary 
 export { StreamWriter, type StreamWriterOptions } from './writer.js';
 export { decodeConfiguration, encodeConfiguration, decodeCommand, encodeCommand } from './config.js';
 export { xbzrleDecode, xbzrleEncode } from './xbzrle.js';
+export { readDescriptionsFile, parseDescriptions, decodeWithDescriptions, type Descriptions, type DescriptionOutcome, type DescriptionsKind } from './descriptions.js';

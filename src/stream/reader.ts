@@ -34,6 +34,7 @@ import {
   SECTION_KIND_BY_BYTE,
   SectionType,
 } from './constants.js';
+import { decodeDescribed, decodeWithDescriptions, type DescriptionOutcome, type Descriptions } from './descriptions.js';
 import { decodeDevice } from './device.js';
 import type { Configuration, SectionHeader, StreamVisitor } from './events.js';
 import { RamDecoder } from './ram.js';
@@ -63,6 +64,13 @@ export interface StreamReaderOptions {
   /** Bytes read from the end of a seekable source to find the trailer. Defaults to 1 MiB (grown as needed). */
   readonly tailWindow?: number;
   readonly reader?: ReaderOptions;
+  /**
+   * Descriptions from elsewhere (descriptions.ts) for sections the stream's own vmdesc does
+   * not describe: each is tried on the section's bytes and used only if it fits exactly.
+   */
+  readonly descriptions?: Descriptions;
+  /** Told, before `sectionEnd`, what the descriptions did for each section they were tried on. */
+  readonly onDescription?: (h: SectionHeader, outcome: DescriptionOutcome) => void;
 }
 
 export const DEFAULT_MAX_DEVICE_TAIL = 64 << 20;
@@ -376,7 +384,18 @@ class StreamParser {
         actual: cut ? `the stream ends at byte ${tail.offset + tail.bytes.length} with no trailer and no end found` : 'no plausible end',
       });
     }
+    const payloadOffset = r.offset;
     const bytes = r.bytesView(end - from);
+    const descs = this.o.descriptions;
+    if (descs !== undefined && h.kind === 'full') {
+      const maxFieldBytes = this.o.maxFieldBytes ?? DEFAULT_MAX_FIELD_BYTES;
+      const outcome = decodeWithDescriptions(descs, h, bytes, payloadOffset, maxFieldBytes);
+      this.o.onDescription?.(h, outcome);
+      if (outcome.decoded) {
+        if (fv !== undefined) decodeDescribed(h.idstr, outcome.device, bytes, fv, maxFieldBytes);
+        return;
+      }
+    }
     if (fv !== undefined) {
       fv.startStruct(h.idstr, { vmsdName: h.idstr, version: h.version });
       fv.opaque('data', 'unknown', bytes);

@@ -3,6 +3,7 @@ import { Command, Option } from 'commander';
 import { ChannelWriter } from '../../channel/writer.js';
 import { VmsError } from '../../errors.js';
 import { readAnyStream } from '../../stream/ber/any.js';
+import { readDescriptionsFile } from '../../stream/descriptions.js';
 import { BerStreamWriter } from '../../stream/ber/writer.js';
 import { StreamWriter } from '../../stream/writer.js';
 import { CLI_READER, action, openInput, openOutput, usageExits } from '../util.js';
@@ -11,12 +12,15 @@ export interface ConvertOptions {
   output: string;
   to: string;
   regenerateVmdesc?: boolean;
+  /** A descriptions file for sections the stream does not describe (descriptions.ts). */
+  descriptions?: string;
 }
 
 export async function runConvert(input: string, o: ConvertOptions): Promise<void> {
   if (o.to !== 'qemu' && o.to !== 'ber') {
     throw new VmsError('E_USAGE', `unknown output format ${o.to}`, { expected: 'qemu or ber', actual: o.to });
   }
+  const descriptions = o.descriptions !== undefined ? await readDescriptionsFile(o.descriptions) : undefined;
   const source = openInput(input);
   const sink = openOutput(o.output);
   // Large runs are copied by the StreamWriter, so the channel writer may send by reference.
@@ -24,7 +28,7 @@ export async function runConvert(input: string, o: ConvertOptions): Promise<void
   try {
     // The input may be either format (told by its first bytes); BER output goes through the BER writer.
     const writer = o.to === 'ber' ? new BerStreamWriter(w) : new StreamWriter(w, { regenerateVmdesc: o.regenerateVmdesc === true });
-    await readAnyStream(source, writer, { reader: CLI_READER });
+    await readAnyStream(source, writer, { reader: CLI_READER, ...(descriptions !== undefined ? { descriptions } : {}) });
     await w.close();
   } catch (e) {
     w.destroy(e);
@@ -38,6 +42,7 @@ export function convertCommand(): Command {
     .argument('<in>', 'stream file, or - for stdin')
     .requiredOption('-o, --output <out>', 'output file, or - for stdout')
     .addOption(new Option('--to <format>', 'output format').choices(['qemu', 'ber']).default('qemu'))
+    .option('--descriptions <file>', 'decode sections the stream does not describe (vmdesc JSON, stream with a trailer, -dump-vmstate JSON), so BER output names their fields')
     .option('--regenerate-vmdesc', "re-serialise the vmdesc trailer with QEMU's JSON writer rules instead of copying it")
     .action(action((input: string, opts: ConvertOptions) => runConvert(input, opts)));
   return usageExits(cmd);

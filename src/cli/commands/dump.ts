@@ -11,6 +11,7 @@ import { VmsError } from '../../errors.js';
 import type { OutputVisitor, StructInfo } from '../../format/visitor.js';
 import type { RamBlockList, RamPage, SectionHeader, StreamVisitor } from '../../stream/events.js';
 import { readAnyStream } from '../../stream/ber/any.js';
+import { readDescriptionsFile, type DescriptionOutcome } from '../../stream/descriptions.js';
 import { CLI_READER, TextOut, action, hex, jsonReplacer, openInput, usageExits } from '../util.js';
 
 /** One decoded value. Structs, arrays and subsections hold children. */
@@ -150,6 +151,8 @@ export interface DumpOptions {
   json?: boolean;
   ram?: boolean;
   extract?: string;
+  /** A descriptions file for sections the stream does not describe (descriptions.ts). */
+  descriptions?: string;
 }
 
 /** A StreamVisitor that prints the dump as it goes. */
@@ -160,6 +163,8 @@ class Dumper implements StreamVisitor {
   private pages = { zero: 0, page: 0, xbzrle: 0, compressed: 0, hook: 0 };
   private extractor: Extractor | undefined;
   private pageList: string[] | undefined;
+  /** What --descriptions did for the current section (told before sectionEnd). */
+  private described: DescriptionOutcome | undefined;
 
   constructor(private readonly o: DumpOptions) {
     if (o.extract !== undefined) this.extractor = new Extractor(o.extract);
@@ -189,12 +194,16 @@ class Dumper implements StreamVisitor {
   sectionStart(h: SectionHeader): void | Promise<void> {
     this.pages = { zero: 0, page: 0, xbzrle: 0, compressed: 0, hook: 0 };
     this.tree.reset();
+    this.described = undefined;
     this.pageList = this.o.json && this.o.ram ? [] : undefined;
     if (this.o.json) return;
     return this.out.line(`[${h.kind}] section ${h.id} ${h.idstr}:${h.instance} v${h.version} @0x${h.offset.toString(16)}`);
   }
   deviceFields(): OutputVisitor {
     return this.tree;
+  }
+  descriptionOutcome(outcome: DescriptionOutcome): void {
+    this.described = outcome;
   }
   ramBlocks(list: RamBlockList): void | Promise<void> {
     this.extractor?.blocks(list);
@@ -244,6 +253,7 @@ class Dumper implements StreamVisitor {
         version: h.version,
         offset: h.offset,
         footer: end.footer,
+        ...(this.described !== undefined ? { descriptions: { decoded: this.described.decoded, note: this.described.note } } : {}),
         ...(isRam ? { pages: this.pages } : { fields: t }),
       });
       return;
@@ -253,6 +263,7 @@ class Dumper implements StreamVisitor {
       await this.out.line(`  pages: ${p.zero} zero, ${p.page} normal, ${p.xbzrle} xbzrle, ${p.compressed} compressed`);
     } else if (t !== undefined) {
       const lines: string[] = [];
+      if (this.described !== undefined) lines.push(`  (${this.described.decoded ? '' : 'opaque: '}${this.described.note})`);
       for (const c of t.children ?? []) fieldLines(c, 1, lines);
       await this.out.line(lines.join('\n'));
     }
@@ -331,6 +342,7 @@ function safeName(block: string): string {
 
 /** Dumps a stream to stdout. */
 export async function runDump(file: string, o: DumpOptions): Promise<void> {
+  const descriptions = o.descriptions !== undefined ? await readDescriptionsFile(o.descriptions) : undefined;
   const d = new Dumper(o);
   try {
     await readAnyStream(openInput(file), d, {
@@ -338,6 +350,7 @@ export async function runDump(file: string, o: DumpOptions): Promise<void> {
       decodeXbzrle: o.extract !== undefined,
       decodeCompressed: o.ram === true || o.extract !== undefined,
       reader: CLI_READER,
+      ...(descriptions !== undefined ? { descriptions, onDescription: (_h, outcome) => d.descriptionOutcome(outcome) } : {}),
     });
   } catch (e) {
     d.fail();
@@ -352,6 +365,7 @@ export function dumpCommand(): Command {
     .option('--json', 'print JSON (streamed)')
     .option('--ram', 'list every RAM page record (and its contents in JSON)')
     .option('--extract <dir>', 'write each RAM block as a sparse file in DIR')
+    .option('--descriptions <file>', 'decode sections the stream does not describe with a vmdesc JSON, a stream with a trailer, or a -dump-vmstate JSON')
     .action(
       action(
         (file: string, opts: DumpOptions) => runDump(file, opts),

@@ -12,6 +12,7 @@ import { FieldEditor, matchSection, parseEdit, type FieldEdit } from '../../stre
 import type { SectionHeader } from '../../stream/events.js';
 import { sectionLabel } from '../../stream/reader.js';
 import { readAnyStream } from '../../stream/ber/any.js';
+import { readDescriptionsFile } from '../../stream/descriptions.js';
 import { StreamWriter } from '../../stream/writer.js';
 import { CLI_READER, action, openInput, openOutput, usageExits } from '../util.js';
 
@@ -39,15 +40,16 @@ class EditingWriter extends StreamWriter {
   }
 }
 
-export async function runEdit(input: string, sets: readonly string[], output: string): Promise<FieldEdit[]> {
+export async function runEdit(input: string, sets: readonly string[], output: string, o: { descriptions?: string } = {}): Promise<FieldEdit[]> {
   if (sets.length === 0) throw new VmsError('E_USAGE', 'nothing to do: give at least one --set SECTION.FIELD=VALUE');
   const specs = sets.map((spec) => ({ spec, ...parseEdit(spec) }));
+  const descriptions = o.descriptions !== undefined ? await readDescriptionsFile(o.descriptions) : undefined;
   const source = openInput(input);
   const sink = openOutput(output);
   const w = new ChannelWriter(sink);
   const edits: FieldEdit[] = [];
   try {
-    await readAnyStream(source, new EditingWriter(w, specs, edits), { reader: CLI_READER });
+    await readAnyStream(source, new EditingWriter(w, specs, edits), { reader: CLI_READER, ...(descriptions !== undefined ? { descriptions } : {}) });
     await w.close();
     for (const s of specs) {
       const hits = edits.filter((e) => e.spec === s.spec);
@@ -84,9 +86,10 @@ export function editCommand(): Command {
       (v: string, prev: string[]) => [...prev, v],
       [] as string[],
     )
+    .option('--descriptions <file>', 'decode sections the stream does not describe (vmdesc JSON, stream with a trailer, -dump-vmstate JSON), so their fields can be edited')
     .action(
-      action(async (input: string, opts: { set: string[]; output: string }) => {
-        await runEdit(input, opts.set, opts.output);
+      action(async (input: string, opts: { set: string[]; output: string; descriptions?: string }) => {
+        await runEdit(input, opts.set, opts.output, opts.descriptions !== undefined ? { descriptions: opts.descriptions } : {});
       }),
     );
   return usageExits(cmd);

@@ -1,8 +1,9 @@
-/** `vmstream info FILE [--json]`: what a stream holds, without decoding page contents. */
+/** `vmstream info FILE [--json] [--descriptions FILE]`: what a stream holds, without decoding page contents. */
 import { Command } from 'commander';
 import type { ByteSource } from '../../channel/transport.js';
 import type { RamBlockInfo, SectionHeader, StreamCommand } from '../../stream/events.js';
 import { readAnyStream } from '../../stream/ber/any.js';
+import { readDescriptionsFile, type Descriptions } from '../../stream/descriptions.js';
 import { CLI_READER, action, exitQuietlyOnClosedStdout, openInput, toJson, usageExits } from '../util.js';
 
 export interface SectionInfo {
@@ -18,6 +19,8 @@ export interface SectionInfo {
   offset: number;
   /** Decoded from the vmdesc (true), or kept opaque (false); RAM: undefined. */
   described?: boolean;
+  /** With --descriptions: decoded by one of them, or why none fitted. */
+  descriptions?: { decoded: boolean; note: string };
 }
 
 export interface RamBlockSummary {
@@ -43,10 +46,12 @@ export interface StreamInfo {
   commands: { name: string; cmd: number; length: number }[];
   ram: { total: bigint; blocks: RamBlockSummary[] } | null;
   trailer: { present: boolean; bytes: number; devices: number };
+  /** Only with --descriptions: where they came from and how many sections they decoded. */
+  descriptions?: { file: string; kind: string; typesGuessed: boolean; entries: number; tried: number; decoded: number };
 }
 
 /** Walks a stream and summarises it (RAM page contents are skipped, not read into events). */
-export async function collectInfo(source: ByteSource | Uint8Array): Promise<StreamInfo> {
+export async function collectInfo(source: ByteSource | Uint8Array, o: { descriptions?: Descriptions } = {}): Promise<StreamInfo> {
   const sections = new Map<number, SectionInfo>();
   const order: SectionInfo[] = [];
   const blocks = new Map<string, RamBlockSummary>();
@@ -97,7 +102,21 @@ export async function collectInfo(source: ByteSource | Uint8Array): Promise<Stre
         trailerDevices = t.vmdesc.devices.length;
       },
     },
-    { pageData: false, reader: CLI_READER },
+    {
+      pageData: false,
+      reader: CLI_READER,
+      ...(o.descriptions !== undefined
+        ? {
+            descriptions: o.descriptions,
+            onDescription: (h: SectionHeader, outcome: { decoded: boolean; note: string }) => {
+              const s = sections.get(h.id);
+              if (s === undefined) return;
+              s.descriptions = { decoded: outcome.decoded, note: outcome.note };
+              if (outcome.decoded) s.described = true;
+            },
+          }
+        : {}),
+    },
   );
   const c = summary.configuration;
   return {
@@ -122,6 +141,18 @@ export async function collectInfo(source: ByteSource | Uint8Array): Promise<Stre
     commands: commands.map((x) => ({ name: x.name, cmd: x.cmd, length: x.payload.length })),
     ram: ramTotal === undefined ? null : { total: ramTotal, blocks: [...blocks.values()] },
     trailer: { present: summary.trailer, bytes: trailerBytes, devices: trailerDevices },
+    ...(o.descriptions !== undefined
+      ? {
+          descriptions: {
+            file: o.descriptions.label,
+            kind: o.descriptions.kind,
+            typesGuessed: o.descriptions.typesGuessed,
+            entries: o.descriptions.count,
+            tried: order.filter((s) => s.descriptions !== undefined).length,
+            decoded: order.filter((s) => s.descriptions?.decoded === true).length,
+          },
+        }
+      : {}),
   };
 }
 
@@ -147,13 +178,21 @@ export function formatInfo(i: StreamInfo): string {
   out.push(`page size: ${i.pageSize}`);
   out.push(`footers:   ${i.footers === null ? 'unknown' : i.footers ? 'yes' : 'no'}`);
   out.push(`trailer:   ${i.trailer.present ? `vmdesc, ${i.trailer.bytes} bytes, ${i.trailer.devices} devices` : 'none'}`);
+  const d = i.descriptions;
+  if (d !== undefined) {
+    out.push(
+      `descriptions: ${d.file} (${d.kind}, ${d.entries} devices${d.typesGuessed ? ', types guessed from C sizes' : ''}): ` +
+        `${d.decoded} of ${d.tried} undescribed device sections decoded`,
+    );
+  }
   for (const c of i.commands) out.push(`command:   ${c.name} (${c.length} bytes)`);
   out.push('');
   out.push(`sections (${i.sections.length}):`);
   out.push('    id  name                                      inst  ver       bytes  kinds');
   for (const s of i.sections) {
     const kinds = s.kinds[0] === 'full' ? 'full' : summarizeKinds(s.kinds);
-    const note = s.described === false ? '  (opaque)' : '';
+    const by = s.descriptions;
+    const note = by !== undefined ? (by.decoded ? '  (by descriptions)' : `  (opaque: ${by.note})`) : s.described === false ? '  (opaque)' : '';
     out.push(`  ${pad(s.id, 4)}  ${s.name.padEnd(40)}  ${pad(s.instance, 4)}  ${pad(s.version, 3)}  ${pad(s.bytes, 10)}  ${kinds}${note}`);
   }
   if (i.ram !== null) {
@@ -184,11 +223,13 @@ export function infoCommand(): Command {
     .description('summarise a migration stream: machine, sections, RAM blocks, trailer')
     .argument('<file>', 'stream file, or - for stdin')
     .option('--json', 'print JSON')
+    .option('--descriptions <file>', 'decode sections the stream does not describe with a vmdesc JSON, a stream with a trailer, or a -dump-vmstate JSON')
     .action(
       action(
-        async (file: string, opts: { json?: boolean }) => {
+        async (file: string, opts: { json?: boolean; descriptions?: string }) => {
           exitQuietlyOnClosedStdout();
-          const info = await collectInfo(openInput(file));
+          const descriptions = opts.descriptions !== undefined ? await readDescriptionsFile(opts.descriptions) : undefined;
+          const info = await collectInfo(openInput(file), descriptions !== undefined ? { descriptions } : {});
           process.stdout.write((opts.json === true ? toJson(info, 2) : formatInfo(info)) + '\n');
         },
         (_f: string, opts: { json?: boolean }) => opts.json === true,
