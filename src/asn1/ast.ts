@@ -207,7 +207,9 @@ export type ConstraintAst =
       readonly items: readonly ComponentConstraintAst[];
       readonly span: Span;
     }
-  /** `WITH COMPONENT (...)` and any WITH COMPONENTS the parser could not structure: kept as text, not applied. */
+  /** `WITH COMPONENT (...)`: a constraint on the element of a SEQUENCE OF / SET OF (X.680 51.8.2). */
+  | { readonly kind: 'withComponent'; readonly constraint: ConstraintAst; readonly span: Span }
+  /** A WITH COMPONENTS the parser could not structure: kept as text, not applied. */
   | { readonly kind: 'inner'; readonly text: string; readonly span: Span }
   /** Table and component relation constraints, PATTERN, CONSTRAINED BY, SETTINGS: parsed past. */
   | { readonly kind: 'opaque'; readonly what: string; readonly span: Span };

@@ -411,14 +411,18 @@ export function compileModules(asts: readonly ModuleAst[], options: CompileOptio
       case 'SET OF': {
         const def = newDef(ast.kind);
         def.elementName = ast.elementName;
+        // WITH COMPONENT needs the element type, so it is applied after it; other constraints at once.
+        const all = ast.ofConstraint === undefined ? ast.constraints : [ast.ofConstraint, ...ast.constraints];
         let t = makeType(name, ctx, def, universal(ast.kind));
-        if (ast.ofConstraint !== undefined) t = applyConstraint(t, ast.ofConstraint, ctx);
-        t = constrain(t, ast, ctx);
+        for (const c of all) if (c.kind !== 'withComponent') t = applyConstraint(t, c, ctx);
         onCreate?.(t);
         deferBody(def, () => {
           def.element = compileType(ast.element, ctx, `${name}.${ast.elementName ?? '[]'}`);
         });
-        return t;
+        const inner = all.filter((c) => c.kind === 'withComponent');
+        if (inner.length === 0) return t;
+        ensureBody(def);
+        return inner.reduce((acc, c) => applyConstraint(acc, c, ctx), t);
       }
       case 'ANY': {
         const def = newDef('ANY');

@@ -1,7 +1,7 @@
 /**
  * Constraints reduced to what a validator checks: value ranges (INTEGER, ENUMERATED), size ranges, permitted
- * alphabets as code point ranges, CONTAINING types, and WITH COMPONENTS as a derived definition. WITH COMPONENT
- * (one element), table constraints and PATTERN are accepted and not applied; EXCEPT is over-approximated.
+ * alphabets as code point ranges, CONTAINING types, and WITH COMPONENT(S) as a derived definition. Table
+ * constraints and PATTERN are accepted and not applied; EXCEPT is over-approximated (nothing is subtracted).
  */
 import type { ConstraintAst, TypeAst, ValueAst } from './ast.js';
 import { CHARACTER_KINDS, SIZED_KINDS } from './builtins.js';
@@ -47,6 +47,7 @@ export function createConstraintEvaluator(deps: ConstraintDeps): ConstraintEvalu
   /** Serial application (X.680 51.3): the new constraint narrows what the type already allowed. */
   function applyConstraint(t: AsnType, c: ConstraintAst, ctx: Ctx): AsnType {
     if (c.kind === 'withComponents') return applyComponentConstraints(t, c, ctx);
+    if (c.kind === 'withComponent') return applyElementConstraint(t, c, ctx);
     const e = evaluate(c, t, ctx, 'value');
     const keepValue = t.kind === 'INTEGER' || t.kind === 'ENUMERATED';
     const keepSize = SIZED_KINDS.has(t.kind);
@@ -93,6 +94,21 @@ export function createConstraintEvaluator(deps: ConstraintDeps): ConstraintEvalu
       components.push({ ...comp, type, optional: item.presence === 'PRESENT' ? false : comp.optional });
     }
     return { ...t, def: { ...t.def, components } };
+  }
+
+  /** X.680 51.8.2: `SEQUENCE OF T (WITH COMPONENT (...))` constrains T in a derived definition. */
+  function applyElementConstraint(t: AsnType, c: ConstraintAst & { kind: 'withComponent' }, ctx: Ctx): AsnType {
+    if (t.kind !== 'SEQUENCE OF' && t.kind !== 'SET OF') {
+      deps.report('ASN1_BAD_VALUE', `WITH COMPONENT applies to SEQUENCE OF or SET OF, not ${t.kind}`, c.span, ctx.mod);
+      return t;
+    }
+    deps.ensureBody(t.def);
+    const element = t.def.element;
+    if (element === undefined || deps.isBuilding(t.def)) {
+      deps.report('ASN1_UNSUPPORTED', `WITH COMPONENT on ${t.name} inside its own definition is not applied`, c.span, ctx.mod, 'warning');
+      return t;
+    }
+    return { ...t, def: { ...t.def, element: applyConstraint(element, c.constraint, ctx) } };
   }
 
   const combine = (a: Ranges | undefined, b: Ranges | undefined, op: 'union' | 'intersection'): Ranges | undefined => {
@@ -184,7 +200,8 @@ export function createConstraintEvaluator(deps: ConstraintDeps): ConstraintEvalu
         if (c.encodedBy !== undefined) deps.resolveValue(c.encodedBy, undefined, ctx);
         return { ...NONE, contains: c.containing === undefined ? undefined : deps.compileType(c.containing, ctx, `${t.name}.contents`) };
       }
-      case 'withComponents': // applied by applyConstraint, which sees it at the top level
+      case 'withComponents': // these two are applied by applyConstraint, which sees them at the top level
+      case 'withComponent':
       case 'inner':
       case 'opaque':
         return NONE;

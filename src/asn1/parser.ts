@@ -394,10 +394,7 @@ export function parseModules(text: string, options: ParseOptions = {}): ParseRes
           return { kind: 'from', constraint: parseConstraint(), span: spanFrom(start) };
         case 'WITH': {
           advance();
-          if (eatKw('COMPONENT')) {
-            const c = parseConstraint();
-            return { kind: 'inner', text: text.slice(start.offset, c.span.offset + c.span.length), span: spanFrom(start) };
-          }
+          if (eatKw('COMPONENT')) return { kind: 'withComponent', constraint: parseConstraint(), span: spanFrom(start) };
           needKw('COMPONENTS');
           if (!is(Tok.LBrace)) fail(`expected "{" after WITH COMPONENTS, found ${describe(tok())}`);
           const structured = attempt(() => parseComponentConstraints(start));

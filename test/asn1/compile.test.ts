@@ -94,6 +94,11 @@ N ::= INTEGER (WITH COMPONENTS { ..., a PRESENT })`));
   assert.equal(formatRanges(component(p, 'c').size!), '4');
   assert.equal(component(mustType(r, 'S'), 'c').size, undefined, 'the parent definition is unchanged');
   assert.deepEqual(mustType(r, 'F').def.components.map((c) => c.name), ['b', 'c']); // full: unnamed optional a is absent
+  const of = compileText(mod('', 'Names ::= SEQUENCE OF IA5String\nShort ::= Names (WITH COMPONENT (SIZE (1..8)))\nBad ::= INTEGER (WITH COMPONENT (1..2))\nInline ::= SET (WITH COMPONENT (0..7)) OF INTEGER'));
+  assert.deepEqual(where(of.diagnostics), ['4:18 ASN1_BAD_VALUE']);
+  assert.equal(formatRanges(mustType(of, 'Short').def.element!.size!), '1..8');
+  assert.equal(formatRanges(mustType(of, 'Inline').def.element!.value!), '0..7');
+  assert.equal(mustType(of, 'Names').def.element!.size, undefined);
   const l = mustType(r, 'L');
   assert.deepEqual(l.def.components.map((c) => [c.name, c.optional, formatRanges(c.type.value!)]), [['x', false, '0..9']]);
 });
