@@ -7,6 +7,9 @@ import { convertCommand } from './commands/convert.js';
 import { editCommand } from './commands/edit.js';
 import { validateCommand } from './commands/validate.js';
 import { demoCommand } from './commands/demo.js';
+import { migrateCommand } from './commands/migrate.js';
+import { receiveCommand } from './commands/receive.js';
+import { sendCommand } from './commands/send.js';
 
 const program = new Command();
 program
@@ -19,6 +22,9 @@ program.addCommand(dumpCommand());
 program.addCommand(convertCommand());
 program.addCommand(editCommand());
 program.addCommand(validateCommand());
+program.addCommand(migrateCommand());
+program.addCommand(receiveCommand());
+program.addCommand(sendCommand());
 program.addCommand(demoCommand());
 
 await program.parseAsync(process.argv);
