@@ -39,6 +39,7 @@ const MODULES: readonly { readonly name: string; readonly load: () => Promise<Be
   { name: 'stream', load: async () => asModule(await import('./stream.js')) },
   { name: 'ber-convert', load: async () => asModule(await import('./ber-convert.js')) },
   { name: 'migration', load: async () => asModule(await import('./migration.js')) },
+  { name: 'validate', load: async () => asModule(await import('./validate.js')) },
 ];
 
 /** Modules take their own option types; each accepts at least `quick` (unknown keys are ignored). */

@@ -76,22 +76,31 @@ export async function validateBer(input: ChannelReader | ByteSource | Uint8Array
 const Kind = { Wrapper: 1, Sequence: 2, Set: 3, SequenceOf: 4, String: 5, Segment: 6 } as const;
 type Kind = (typeof Kind)[keyof typeof Kind];
 
-/** Path and XER names one value adds: an element index, then component / alternative names. */
+/** Path and XER names one value adds: an element index, then component / alternative names. Reused, never reallocated. */
 class Label {
   index = -1;
   readonly path: string[] = [];
+  pathN = 0;
   readonly xer: string[] = [];
+  xerN = 0;
   reset(): void {
     this.index = -1;
-    this.path.length = 0;
-    this.xer.length = 0;
+    this.pathN = 0;
+    this.xerN = 0;
+  }
+  add(name: string): void {
+    this.path[this.pathN++] = name;
+    this.xer[this.xerN++] = name;
+  }
+  addXer(name: string): void {
+    this.xer[this.xerN++] = name;
   }
   copyFrom(o: Label): void {
     this.index = o.index;
-    this.path.length = 0;
-    this.xer.length = 0;
-    for (const p of o.path) this.path.push(p);
-    for (const x of o.xer) this.xer.push(x);
+    for (let i = 0; i < o.pathN; i++) this.path[i] = o.path[i]!;
+    for (let i = 0; i < o.xerN; i++) this.xer[i] = o.xer[i]!;
+    this.pathN = o.pathN;
+    this.xerN = o.xerN;
   }
 }
 
@@ -220,8 +229,7 @@ class SchemaWalker {
         this.report('SCHEMA_TRAILING', 'error', ev.offset, `bytes follow the ${this.root.type.name} value`, 'end of stream', `${ev.tagName} (${ev.length === INDEFINITE ? 'indefinite length' : `${ev.length} bytes`})`);
         return undefined;
       }
-      child.path.push(this.root.type.name);
-      child.xer.push(this.root.type.name);
+      child.add(this.root.type.name);
       return this.root;
     }
     const f = this.frames[this.top]!;
@@ -234,11 +242,10 @@ class SchemaWalker {
         this.tagIndex = f.tagIndex;
         return f.plan;
       case Kind.SequenceOf: {
-        const el = f.plan.type.def.element!;
-        const plan = planOf(el);
+        const plan = elementPlan(f.plan);
         child.index = f.pos++;
         // asn1c names the element by its identifier (`SEQUENCE OF selector LDAPString`), else its type.
-        if (plan.xerElement !== undefined) child.xer.push(f.plan.type.def.elementName ?? plan.xerElement);
+        if (plan.xerElement !== undefined) child.addXer(f.plan.type.def.elementName ?? plan.xerElement);
         return plan;
       }
       case Kind.Sequence:
@@ -268,7 +275,7 @@ class SchemaWalker {
     if (found >= 0) {
       for (let j = f.pos; j < found; j++) this.passOver(f, comps[j]!, j, ev.offset, ev.tagName);
       f.pos = found + 1;
-      return this.takeComponent(comps[found]!);
+      return this.takeComponent(plan, found);
     }
     for (let i = 0; i < f.pos && i < comps.length; i++) {
       const k = keys[i];
@@ -286,7 +293,7 @@ class SchemaWalker {
       if (!plan.mandatory[j]) continue;
       for (let i = from; i < j; i++) this.passOver(f, comps[i]!, i, ev.offset, ev.tagName);
       f.pos = j + 1;
-      this.child.path.push(comps[j]!.name);
+      this.child.add(comps[j]!.name);
       this.report('SCHEMA_TAG', 'error', ev.offset, `component ${comps[j]!.name} of ${plan.type.name} has the wrong tag`, nextExpected(comps, keys, from), ev.tagName);
       return undefined;
     }
@@ -311,7 +318,7 @@ class SchemaWalker {
         return undefined;
       }
       f.seen[i] = 1;
-      return this.takeComponent(comps[i]!);
+      return this.takeComponent(plan, i);
     }
     if (!plan.type.def.extensible) {
       this.childInPath = false;
@@ -320,10 +327,9 @@ class SchemaWalker {
     return undefined;
   }
 
-  private takeComponent(c: Component): TypePlan {
-    this.child.path.push(c.name);
-    this.child.xer.push(c.name);
-    return planOf(c.type);
+  private takeComponent(parent: TypePlan, i: number): TypePlan {
+    this.child.add(parent.type.def.components[i]!.name);
+    return componentPlan(parent, i);
   }
 
   /** A component left out before the one found (or before the end): an error when it is mandatory. */
@@ -493,12 +499,11 @@ class SchemaWalker {
       }
       if (plan.shape === Shape.Any) return plan;
       if (plan.shape !== Shape.Choice) return plan; // untagged non-CHOICE cannot happen in compiled types
-      const alt = choiceAlternatives(plan.type).get(key);
+      const alt = alternativePlans(plan).get(key);
       if (alt === undefined) {
         const anyAlt = plan.type.def.components.find((c) => firstTags(c.type) === 'any');
         if (anyAlt !== undefined) {
-          this.child.path.push(anyAlt.name);
-          this.child.xer.push(anyAlt.name);
+          this.child.add(anyAlt.name);
           plan = planOf(anyAlt.type);
           this.tagIndex = 0;
           continue;
@@ -508,9 +513,8 @@ class SchemaWalker {
         }
         return undefined;
       }
-      this.child.path.push(alt.name);
-      this.child.xer.push(alt.name);
-      plan = planOf(alt.type);
+      this.child.add(alt.name);
+      plan = alt.plan;
       this.tagIndex = 0;
     }
   }
@@ -539,13 +543,13 @@ class SchemaWalker {
   private openLabel(l: Label): void {
     const o = this.obs;
     if (o === undefined) return;
-    for (let i = 0; i < l.xer.length; i++) o.open(l.xer[i]!);
+    for (let i = 0; i < l.xerN; i++) o.open(l.xer[i]!);
   }
 
   private closeLabel(l: Label): void {
     const o = this.obs;
     if (o === undefined) return;
-    for (let i = l.xer.length - 1; i >= 0; i--) o.close(l.xer[i]!);
+    for (let i = l.xerN - 1; i >= 0; i--) o.close(l.xer[i]!);
   }
 
   // ---- contents ---------------------------------------------------------------------------------
@@ -610,31 +614,24 @@ class SchemaWalker {
 
   private checkValue(plan: TypePlan, b: Uint8Array, start: number, end: number): void {
     const n = end - start;
-    let ok: boolean;
-    let shown: () => string;
-    if (n <= 6) {
-      // Up to 48 bits: exact in a double.
+    const enums = plan.enumValues;
+    if (n <= 6 && enums === undefined) {
+      // Up to 48 bits: exact in a double, no bigint.
       let v = (b[start]! << 24) >> 24;
       for (let i = start + 1; i < end; i++) v = v * 256 + b[i]!;
-      ok = plan.enumValues !== undefined ? plan.enumValues.has(BigInt(v)) || plan.type.def.extensible : inNumberBounds(plan.valueLo!, plan.valueHi!, v);
-      shown = () => String(v);
-    } else {
-      let v = BigInt.asIntN(8, BigInt(b[start]!));
-      for (let i = start + 1; i < end; i++) v = (v << 8n) | BigInt(b[i]!);
-      const big = v;
-      if (plan.enumValues !== undefined) ok = plan.enumValues.has(big) || plan.type.def.extensible;
-      else {
-        ok = false;
-        for (const r of plan.type.value!.ranges) if ((r.min === undefined || big >= r.min) && (r.max === undefined || big <= r.max)) ok = true;
-      }
-      shown = () => big.toString();
+      if (inNumberBounds(plan.valueLo!, plan.valueHi!, v)) return;
+      this.report('SCHEMA_VALUE', 'error', this.primOffset, `${plan.type.name} value is outside its constraint`, formatRanges(plan.type.value!), String(v));
+      return;
     }
-    if (ok) return;
-    if (plan.enumValues !== undefined) {
-      this.report('SCHEMA_VALUE', 'error', this.primOffset, `${plan.type.name} value is not one of its ENUMERATED items`, plan.type.def.named.map((x) => `${x.name}(${x.value})`).join(', '), shown());
-    } else {
-      this.report('SCHEMA_VALUE', 'error', this.primOffset, `${plan.type.name} value is outside its constraint`, formatRanges(plan.type.value!), shown());
+    let big = BigInt.asIntN(8, BigInt(b[start]!));
+    for (let i = start + 1; i < end; i++) big = (big << 8n) | BigInt(b[i]!);
+    if (enums !== undefined) {
+      if (enums.has(big) || plan.type.def.extensible) return;
+      this.report('SCHEMA_VALUE', 'error', this.primOffset, `${plan.type.name} value is not one of its ENUMERATED items`, plan.type.def.named.map((x) => `${x.name}(${x.value})`).join(', '), big.toString());
+      return;
     }
+    for (const r of plan.type.value!.ranges) if ((r.min === undefined || big >= r.min) && (r.max === undefined || big <= r.max)) return;
+    this.report('SCHEMA_VALUE', 'error', this.primOffset, `${plan.type.name} value is outside its constraint`, formatRanges(plan.type.value!), big.toString());
   }
 
   /** Checks a constructed string's segment tag; false (reported) when it is wrong. */
@@ -675,7 +672,7 @@ class SchemaWalker {
     const out: PathElement[] = [];
     const add = (l: Label): void => {
       if (l.index >= 0) out.push(l.index);
-      for (const p of l.path) out.push(p);
+      for (let i = 0; i < l.pathN; i++) out.push(l.path[i]!);
     };
     for (let i = 0; i <= this.top; i++) add(this.frames[i]!.label);
     if (this.childInPath || this.prim !== undefined) add(this.child);
@@ -704,6 +701,44 @@ class SchemaWalker {
     this.diagnostics.push(d);
     this.onDiagnostic?.(d);
   }
+}
+
+// Per-plan caches of child plans, filled on first use (types may be recursive, so not at plan time).
+const elementPlans = new WeakMap<TypePlan, TypePlan>();
+const componentPlans = new WeakMap<TypePlan, TypePlan[]>();
+const alternatives = new WeakMap<TypePlan, Map<number, { readonly name: string; readonly plan: TypePlan }>>();
+
+function elementPlan(p: TypePlan): TypePlan {
+  let e = elementPlans.get(p);
+  if (e === undefined) {
+    e = planOf(p.type.def.element!);
+    elementPlans.set(p, e);
+  }
+  return e;
+}
+
+function componentPlan(p: TypePlan, i: number): TypePlan {
+  let list = componentPlans.get(p);
+  if (list === undefined) {
+    list = [];
+    componentPlans.set(p, list);
+  }
+  let c = list[i];
+  if (c === undefined) {
+    c = planOf(p.type.def.components[i]!.type);
+    list[i] = c;
+  }
+  return c;
+}
+
+function alternativePlans(p: TypePlan): Map<number, { readonly name: string; readonly plan: TypePlan }> {
+  let m = alternatives.get(p);
+  if (m === undefined) {
+    m = new Map();
+    for (const [key, alt] of choiceAlternatives(p.type)) m.set(key, { name: alt.name, plan: planOf(alt.type) });
+    alternatives.set(p, m);
+  }
+  return m;
 }
 
 function isStringKind(u: number): boolean {
