@@ -347,6 +347,7 @@ function tryDecode(idstr: string, device: VmdescDevice, bytes: Uint8Array, paylo
     if (e === NEED_MORE) return `it reads past the section's ${bytes.length} bytes`;
     if (isVmsError(e)) {
       const at = e.offset !== undefined ? ` at byte ${payloadOffset + e.offset}` : '';
+      if (e.code === 'E_TRUNCATED') return `the section's ${bytes.length} bytes end inside ${e.path.slice(1).join('.') || 'it'}${at}`;
       const where = e.path.length > 1 ? ` (${e.path.slice(1).join('.')})` : '';
       return `${e.reason}${where}${at}`;
     }
