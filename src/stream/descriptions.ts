@@ -15,6 +15,7 @@
 import { open } from 'node:fs/promises';
 import { ChannelReader, NEED_MORE } from '../channel/reader.js';
 import { VmsError, isVmsError, type PathElement } from '../errors.js';
+import type { OutputVisitor } from '../format/visitor.js';
 import { QEMU_VM_FILE_MAGIC } from './constants.js';
 import { decodeDevice } from './device.js';
 import type { SectionHeader } from './events.js';
@@ -362,7 +363,7 @@ export function decodeDescribed(
   idstr: string,
   device: VmdescDevice,
   bytes: Uint8Array,
-  v: Parameters<typeof decodeDevice>[3],
+  v: OutputVisitor,
   maxFieldBytes: number,
 ): void {
   decodeDevice(ChannelReader.fromBytes(bytes), idstr, device, v, { maxFieldBytes, streamEnd: bytes.length, foreign: true });
