@@ -7,6 +7,7 @@ import { BinaryOutputVisitor } from '../format/binary/output.js';
 import type { VmdescDevice } from '../stream/vmdesc.js';
 import type { AnyVmsd, StateOf } from '../vmstate/infer.js';
 import { load } from '../vmstate/load.js';
+import { describeSave } from '../vmstate/vmdesc.js';
 import { save } from '../vmstate/save.js';
 import type { DeviceHandler } from './handlers.js';
 
@@ -33,9 +34,18 @@ export function vmstateDevice<D extends AnyVmsd>(o: VmstateDeviceOptions<D>): De
     save(w: ChannelWriter): void {
       save(o.desc, o.get(), new BinaryOutputVisitor(w));
     },
-    describe(size: number): VmdescDevice {
-      // The payload as one buffer: exact for decoding this stream, though not field by field.
-      return { name: idstr, instance_id: instance, size, fields: [{ name: 'data', type: 'buffer', size }] };
+    describe(): VmdescDevice {
+      // Field by field, as QEMU's vmsd_desc_field_* writes it, so `vmstream dump` shows fields.
+      // Called right after save, with the device unchanged (the machine is stopped).
+      const d = describeSave(o.desc, o.get());
+      return {
+        name: idstr,
+        instance_id: instance,
+        vmsd_name: d.vmsd_name,
+        version: d.version,
+        fields: d.fields,
+        ...(d.subsections !== undefined ? { subsections: d.subsections } : {}),
+      };
     },
     load(r: ChannelReader, version: number): StateOf<D> {
       if (version > o.desc.version || version < o.desc.minVersion) {

@@ -14,7 +14,7 @@ import { RAM_IDSTR, RAM_VERSION, RamFlag } from '../stream/constants.js';
 import type { GuestMemory } from './guest-memory.js';
 import type { IterateResult, LiveSaveHandler } from './handlers.js';
 import { PageBitmap } from './page-bitmap.js';
-import { wordView, wordsAreZero } from './zero-page.js';
+import { bufferView, pageIsZero, wordView } from './zero-page.js';
 
 const TWO32 = 2 ** 32;
 
@@ -42,6 +42,9 @@ export class RamSaveHandler implements LiveSaveHandler {
   private toSend: PageBitmap[] = [];
   private words: Int32Array[] = [];
   private bytes: Uint8Array[] = [];
+  private buffers: Buffer[] = [];
+  /** Pages set in the send bitmaps: kept as pages go out, recounted at each sync (no per-check popcount). */
+  private left = 0;
   private names: string[] = [];
   /** Scan position: block index and page within it. */
   private cursorBlock = 0;
@@ -64,6 +67,7 @@ export class RamSaveHandler implements LiveSaveHandler {
     this.toSend = [];
     this.words = [];
     this.bytes = [];
+    this.buffers = [];
     this.names = [];
     for (const b of mem.blocks) {
       const bm = new PageBitmap(b.bytes.length >>> mem.pageShift);
@@ -71,8 +75,10 @@ export class RamSaveHandler implements LiveSaveHandler {
       this.toSend.push(bm);
       this.words.push(wordView(b.bytes));
       this.bytes.push(b.bytes);
+      this.buffers.push(bufferView(b.bytes));
       this.names.push(b.name);
     }
+    this.left = this.countPages();
     this.counters.syncs = 1;
     this.counters.lastSyncAt = performance.now();
     this.counters.lastSyncDirtyPages = this.pagesToSend();
@@ -87,6 +93,10 @@ export class RamSaveHandler implements LiveSaveHandler {
 
   /** Pages in the send bitmaps (not counting marks still in the dirty log). */
   pagesToSend(): number {
+    return this.left;
+  }
+
+  private countPages(): number {
     let n = 0;
     for (const b of this.toSend) n += b.count();
     return n;
@@ -105,7 +115,8 @@ export class RamSaveHandler implements LiveSaveHandler {
     const mem = this.memory;
     const before = this.pagesToSend();
     for (let i = 0; i < this.toSend.length; i++) mem.syncDirty(i, this.toSend[i]!);
-    const after = this.pagesToSend();
+    this.left = this.countPages();
+    const after = this.left;
     const now = performance.now();
     const c = this.counters;
     const dt = (now - c.lastSyncAt) / 1000;
@@ -155,21 +166,22 @@ export class RamSaveHandler implements LiveSaveHandler {
   /** Sends set pages from the cursor on; true when the bitmaps are empty, false when `full()` stopped it. */
   private sendPages(w: ChannelWriter, full: () => boolean): boolean {
     const ps = this.memory.pageSize;
-    const wordsPerPage = ps >>> 2;
     const c = this.counters;
     for (let scanned = 0; scanned <= this.toSend.length; scanned++) {
       const bi = this.cursorBlock;
       const bm = this.toSend[bi]!;
       const words = this.words[bi]!;
       const bytes = this.bytes[bi]!;
+      const buffer = this.buffers[bi]!;
       let page = bm.nextSet(this.cursorPage);
       while (page >= 0) {
         bm.clear(page);
+        this.left--;
         const off = page * ps;
         const hi = Math.floor(off / TWO32);
         const lo = off - hi * TWO32;
         const cont = bi === this.lastBlock ? RamFlag.CONTINUE : 0;
-        if (wordsAreZero(words, page * wordsPerPage, wordsPerPage)) {
+        if (pageIsZero(words, buffer, off, ps)) {
           w.u64Split(hi, (lo | RamFlag.ZERO | cont) >>> 0);
           if (cont === 0) w.countedString(this.names[bi]!);
           w.u8(0);
@@ -191,15 +203,9 @@ export class RamSaveHandler implements LiveSaveHandler {
       // This block is clean: move on, wrapping to the first block.
       this.cursorBlock = (bi + 1) % this.toSend.length;
       this.cursorPage = 0;
-      if (this.pagesToSendFast() === 0) return true;
+      if (this.left === 0) return true;
     }
-    return this.pagesToSendFast() === 0;
-  }
-
-  /** True-zero test without counting every bit. */
-  private pagesToSendFast(): number {
-    for (const b of this.toSend) if (b.nextSet(0) >= 0) return 1;
-    return 0;
+    return this.left === 0;
   }
 }
 
