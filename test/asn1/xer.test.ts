@@ -66,7 +66,8 @@ test('OCTET STRING: up to 16 bytes inline, longer ones 16 uppercase bytes a line
   const doc = await xer(stream(part), migration);
   assert.match(doc, /<count>1<\/count>\n {24}<fill>0<\/fill>\n/);
   assert.doesNotMatch(doc, /<footer>/);
-  assert.match(doc, /<data>\n {28}00 0D 1A 27 34 41 4E 5B 68 75 82 8F 9C A9 B6 C3\n {28}D0 DD EA F7\n {24}<\/data>/);
+  // asn1c's own layout, trailing spaces included
+  assert.match(doc, /<data>\n {28}00 0D 1A 27 34 41 4E 5B 68 75 82 8F 9C A9 B6 C3 \n {28}D0 DD EA F7 \n {24}<\/data>/);
   const short = await xer(stream(tlv([0xa1], hex('80 01 07  81 03 aa bb cc'))), migration);
   assert.match(short, /<payload>AA BB CC<\/payload>/);
 });
@@ -92,5 +93,5 @@ test('a long OCTET STRING arriving in pieces gives the same XER as in one piece'
   const pieces = await xer(new ChannelReader(new MemorySource(ber, 777), { bufferSize: 4096 }), migration);
   assert.equal(pieces, whole);
   // payload sits 3 levels deep, so its hex lines are indented by 4 levels: 18,750 full lines
-  assert.equal(whole.split('\n').filter((l) => /^ {16}[0-9A-F]{2}( [0-9A-F]{2}){15}$/.test(l)).length, 300_000 / 16);
+  assert.equal(whole.split('\n').filter((l) => /^ {16}([0-9A-F]{2} ){16}$/.test(l)).length, 300_000 / 16);
 });

@@ -4,9 +4,9 @@
  * OF element types, INTEGER in decimal, BOOLEAN as <true/>/<false/>, OCTET STRING as uppercase
  * hex 16 bytes a line, character strings as text with X.693's control-character elements.
  *
- * Speed: output goes into one large Uint8Array (hex through a 256-entry table, names encoded
- * once), never through per-byte strings, and is handed to the ChannelWriter a chunk at a time
- * by reference (a fresh chunk follows, so the handed one is never written again).
+ * Speed: output goes into one large Uint8Array (hex through 256-entry tables, names encoded
+ * once), never through per-byte strings, and is copied to the ChannelWriter a megabyte at a
+ * time; memory stays flat because both buffers are reused.
  */
 import type { ChannelWriter } from '../../channel/writer.js';
 import { Universal } from '../../format/ber/tag.js';
@@ -22,12 +22,13 @@ const SCALAR_CAP = 1 << 16;
 
 const enc = new TextEncoder();
 
-/** `0x00..0xFF` as two uppercase hex digits, packed: HEX[2b], HEX[2b+1]. */
-const HEX = new Uint8Array(512);
+/** Each byte's two uppercase hex digits, as character codes. */
+const HEX_HI = new Uint8Array(256);
+const HEX_LO = new Uint8Array(256);
 for (let b = 0; b < 256; b++) {
   const s = b.toString(16).toUpperCase().padStart(2, '0');
-  HEX[2 * b] = s.charCodeAt(0);
-  HEX[2 * b + 1] = s.charCodeAt(1);
+  HEX_HI[b] = s.charCodeAt(0);
+  HEX_LO[b] = s.charCodeAt(1);
 }
 
 /** X.693 control characters as empty elements (asn1c writes TAB, LF and CR as they are). */
@@ -130,7 +131,11 @@ export class XerWriter implements ValueObserver {
         break;
       case Mode.Scalar: {
         const n = Math.min(end - start, SCALAR_CAP - this.scalarLen);
-        if (n > 0) this.scalar.set(bytes.subarray(start, start + n), this.scalarLen);
+        // Scalars are a few bytes: a loop beats making a subarray view for each.
+        const into = this.scalar;
+        let at = this.scalarLen;
+        if (n <= 32) for (let i = 0; i < n; i++) into[at++] = bytes[start + i]!;
+        else if (n > 0) into.set(bytes.subarray(start, start + n), at);
         this.scalarLen += n;
         break;
       }
@@ -164,32 +169,58 @@ export class XerWriter implements ValueObserver {
   // ---- output -------------------------------------------------------------------------------
 
   private hex(bytes: Uint8Array, start: number, end: number): void {
-    let i = start;
+    if (!this.hexLong) {
+      this.hexShort(bytes, start, end);
+      return;
+    }
+    // Long values, as asn1c lays them out: each line is LF, the indentation, then 16 x "XX ".
     const indentLen = 4 * this.depth;
-    const indent = this.indent(this.depth);
+    const lineLen = 1 + indentLen + 48;
+    let i = start;
     while (i < end) {
-      // Room for a whole number of 16-byte lines per round: each line is 1 + indent + 48 bytes.
-      this.room(Math.max(SLACK, 2 * (indentLen + 50) + 64));
+      this.room(Math.max(SLACK, 4 * lineLen));
       const buf = this.buf;
       let p = this.pos;
       let count = this.hexCount;
-      const stop = Math.min(end, i + Math.floor((buf.length - p - 64) / (indentLen + 50)) * 16);
-      const long = this.hexLong;
-      for (; i < stop; i++) {
-        if ((count & 15) === 0 && (long || count > 0)) {
+      const lines = Math.floor((buf.length - p - lineLen) / lineLen);
+      const stop = Math.min(end, i + lines * 16);
+      while (i < stop) {
+        if ((count & 15) === 0) {
           buf[p++] = 10;
-          buf.set(indent, p);
-          p += indentLen;
-        } else if (count > 0) buf[p++] = 32;
-        const b = bytes[i]! << 1;
-        buf[p] = HEX[b]!;
-        buf[p + 1] = HEX[b + 1]!;
-        p += 2;
-        count++;
+          for (let k = 0; k < indentLen; k++) buf[p++] = 32;
+        }
+        // The rest of this line, without a per-byte line check.
+        const n = Math.min(stop - i, 16 - (count & 15));
+        for (let k = 0; k < n; k++) {
+          const b = bytes[i + k]!;
+          buf[p] = HEX_HI[b]!;
+          buf[p + 1] = HEX_LO[b]!;
+          buf[p + 2] = 32;
+          p += 3;
+        }
+        i += n;
+        count += n;
       }
       this.pos = p;
       this.hexCount = count;
     }
+  }
+
+  /** Up to 16 bytes on the tag's line, separated by single spaces. */
+  private hexShort(bytes: Uint8Array, start: number, end: number): void {
+    this.room(3 * (end - start) + 8);
+    const buf = this.buf;
+    let p = this.pos;
+    let count = this.hexCount;
+    for (let i = start; i < end; i++) {
+      if (count++ > 0) buf[p++] = 32;
+      const b = bytes[i]!;
+      buf[p] = HEX_HI[b]!;
+      buf[p + 1] = HEX_LO[b]!;
+      p += 2;
+    }
+    this.pos = p;
+    this.hexCount = count;
   }
 
   private text(bytes: Uint8Array, start: number, end: number): void {
@@ -253,9 +284,9 @@ export class XerWriter implements ValueObserver {
 
   private ship(): void {
     if (this.pos === 0) return;
-    // By reference: the writer owns this chunk now, and we continue in a fresh one.
-    this.out.bytes(this.buf.subarray(0, this.pos));
-    this.buf = new Uint8Array(CHUNK);
+    // Copied into the writer's recycled chunks, so this buffer is reused at once: handing it over
+    // by reference and allocating a fresh one measured no faster and left megabytes of garbage.
+    this.out.bytesCopy(this.buf.subarray(0, this.pos));
     this.pos = 0;
   }
 }
