@@ -6,7 +6,14 @@ import { readAnyStream } from '../../stream/ber/any.js';
 import { readDescriptionsFile } from '../../stream/descriptions.js';
 import { BerStreamWriter } from '../../stream/ber/writer.js';
 import { StreamWriter } from '../../stream/writer.js';
-import { CLI_READER, action, openInput, openOutput, usageExits } from '../util.js';
+import { action, openInput, openOutput, usageExits } from '../util.js';
+
+/**
+ * Read in 256 KiB pieces, not the CLI's usual 4 MiB: a rewrite copies every byte from the read
+ * buffer into the writer's chunks, and with both small they stay in the CPU cache (measured on
+ * the 512 MiB bench stream: about a fifth less CPU time than with 4 MiB).
+ */
+export const CONVERT_READER = { bufferSize: 256 << 10 } as const;
 
 export interface ConvertOptions {
   output: string;
@@ -28,7 +35,7 @@ export async function runConvert(input: string, o: ConvertOptions): Promise<void
   try {
     // The input may be either format (told by its first bytes); BER output goes through the BER writer.
     const writer = o.to === 'ber' ? new BerStreamWriter(w) : new StreamWriter(w, { regenerateVmdesc: o.regenerateVmdesc === true });
-    await readAnyStream(source, writer, { reader: CLI_READER, ...(descriptions !== undefined ? { descriptions } : {}) });
+    await readAnyStream(source, writer, { reader: CONVERT_READER, ...(descriptions !== undefined ? { descriptions } : {}) });
     await w.close();
   } catch (e) {
     w.destroy(e);
