@@ -23,7 +23,12 @@ export async function readAnyStream(
   const { first, source: replay } = await peekSource(source, 4);
   const format = detectFormat(first);
   if (format === 'ber') {
-    const s = await readBerStream(replay, visitor, { ...(options.pageSize !== undefined ? { pageSize: options.pageSize } : {}), ...options.ber });
+    // The channel settings (read size, limits) apply to either format unless BER has its own.
+    const s = await readBerStream(replay, visitor, {
+      ...(options.pageSize !== undefined ? { pageSize: options.pageSize } : {}),
+      ...(options.reader !== undefined ? { reader: options.reader } : {}),
+      ...options.ber,
+    });
     return { format, ...s };
   }
   if (format === undefined && first.length >= 4) {
