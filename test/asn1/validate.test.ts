@@ -65,7 +65,7 @@ test('a wrong tag names the offset, the path and both tags', async () => {
     ['SCHEMA_TAG', 7, 'MigrationStream.header.formatVersion', '[0] (formatVersion)', '[5]'],
   ]);
   // A tag that is no component at all, after the last one:
-  const u = one(await validateBer(minimal('80 01 01  81 01 03  9f 1e 00'), migration));
+  const u = one(await validateBer(minimal('80 01 01  81 01 03  9e 00'), migration));
   assert.deepEqual([u.code, u.offset, u.path, u.actual], ['SCHEMA_UNEXPECTED', 13, 'MigrationStream.header', '[30]']);
 });
 
@@ -159,4 +159,10 @@ test('the path reaches deep into a device section', async () => {
   assert.equal(d.code, 'SCHEMA_TAG');
   assert.equal(d.offset, at);
   assert.match(d.path, /^MigrationStream\.records\[\d+\]\.sectionFull\.body\.device\.fields\[\d+\]\.value$/);
+});
+
+test('a needlessly long tag form is an X.690 error, and the value is still checked', async () => {
+  // formatVersion's [0] written in the high-tag-number form: 9f 00
+  const r = await validateBer(minimal('9f 00 01 01  81 01 03'), migration);
+  assert.deepEqual(r.diagnostics.map((d) => [d.code, d.offset]), [['X690_TAG_FORM', 7]]);
 });

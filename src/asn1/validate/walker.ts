@@ -221,8 +221,13 @@ class SchemaWalker {
     this.values++;
     const child = this.child;
     child.reset();
-    this.childInPath = true;
+    this.childInPath = false;
     this.tagIndex = 0;
+    if (ev.tagNonMinimal) {
+      this.report('X690_TAG_FORM', 'error', ev.offset, `${ev.tagName} identifier uses a needlessly long tag number form`,
+        ev.number < 31 ? 'one identifier octet for tag numbers below 31 (X.690 8.1.2.2)' : 'no leading 0x80 octet in the tag number (X.690 8.1.2.4.2 c)', `${ev.tagLength} identifier octets`);
+    }
+    this.childInPath = true;
     if (this.top < 0) {
       if (this.topValues++ > 0) {
         this.childInPath = false;
