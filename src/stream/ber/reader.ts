@@ -15,7 +15,9 @@
 import { ChannelReader, type ReaderOptions } from '../../channel/reader.js';
 import type { ByteSource } from '../../channel/transport.js';
 import { VmsError, isVmsError, type PathElement, type VmsCode } from '../../errors.js';
+import { newHeader, parseHeader } from '../../format/ber/header.js';
 import { decodeIntegerBig, decodeIntegerSafe } from '../../format/ber/integer.js';
+import { INDEFINITE } from '../../format/ber/length.js';
 import { BerEventKind, BerReader } from '../../format/ber/reader.js';
 import { TagClass, Universal, tagName } from '../../format/ber/tag.js';
 import { StructTag, ValueTag } from '../../format/ber/visitor-output.js';
@@ -54,6 +56,8 @@ const DEFAULT_MAX_BLOB = 64 << 20;
 const UTF8 = new TextDecoder('utf-8', { fatal: true });
 const EMPTY = new Uint8Array(0);
 const CTX = TagClass.Context;
+/** Device bodies up to this size are buffered whole and decoded without a promise per value. */
+const SYNC_DEVICE_LIMIT = 4 << 20;
 
 /** Reads a whole BER stream from a source or from bytes in memory, calling `visitor` for each item. */
 export async function readBerStream(
@@ -93,7 +97,7 @@ class BerStreamParser {
   private pageBuf: Uint8Array | undefined;
 
   constructor(
-    ch: ChannelReader,
+    private readonly ch: ChannelReader,
     private readonly v: StreamVisitor,
     options: BerStreamReaderOptions,
   ) {
@@ -371,7 +375,8 @@ class BerStreamParser {
     const ev = this.ev;
     if (ev.cls === CTX && ev.number === Body.device && k === BerEventKind.Start) {
       const out = this.v.deviceFields?.(h);
-      await this.struct(out, h.idstr, true);
+      if (await this.bufferRest(ev.length)) this.structSync(out, h.idstr, true);
+      else await this.struct(out, h.idstr, true);
     } else if (ev.cls === CTX && ev.number === Body.ram && k === BerEventKind.Start) {
       await this.ramBody(h);
     } else if (ev.cls === CTX && ev.number === Body.raw && (k === BerEventKind.Primitive || k === BerEventKind.Start)) {
@@ -867,6 +872,367 @@ class BerStreamParser {
     }
     await this.stringPieces(CTX, Ext.value, 'extension value', this.maxBlob, () => undefined);
     await this.leave('Extension');
+  }
+
+  // ---- device structs, decoded synchronously ------------------------------------------------
+  // A promise per BER value made device-heavy streams slow (about 7 MB/s). A device body is
+  // small: once all its bytes are buffered, the *Sync twins of the value-by-value methods
+  // above decode it in one go (same checks, same errors, same visitor calls).
+
+  private readonly scanHeader = newHeader();
+
+  /**
+   * Makes sure the rest of the constructed value whose Start is pending (its header read,
+   * `length` from it, or INDEFINITE) is buffered. False when it is longer than
+   * SYNC_DEVICE_LIMIT or its framing is broken or cut short: the caller then decodes it value
+   * by value, which reports such errors where they are.
+   */
+  private async bufferRest(length: number): Promise<boolean> {
+    const ch = this.ch;
+    this.br.release();
+    if (length !== INDEFINITE) return length <= SYNC_DEVICE_LIMIT && (await this.fillTo(length));
+    const hdr = this.scanHeader;
+    // Framing only (headers and end-of-contents octets; definite values skipped whole), from
+    // the read position; positions stay valid across fills, which never move it.
+    let pos = 0;
+    let depth = 1;
+    for (;;) {
+      const mark = ch.mark();
+      const view = ch.bytesView(ch.buffered);
+      ch.reset(mark);
+      const end = view.length;
+      while (depth > 0 && pos < end) {
+        if (pos + 1 < end && view[pos] === 0 && view[pos + 1] === 0) {
+          depth--;
+          pos += 2;
+          continue;
+        }
+        const h = parseHeader(view, pos, end, hdr);
+        if (h < 0) return false;
+        if (h === 0) break;
+        if (hdr.length === INDEFINITE) {
+          if (!hdr.constructed) return false;
+          depth++;
+          pos += h;
+        } else {
+          pos += h + hdr.length;
+        }
+      }
+      if (depth === 0) return true;
+      const want = Math.max(pos, end + 1, 2 * end);
+      if (end >= SYNC_DEVICE_LIMIT || !(await this.fillTo(Math.min(want, SYNC_DEVICE_LIMIT)))) return false;
+    }
+  }
+
+  /** Buffers `n` bytes from the read position; false when the source ends first or `n` is over the channel's limit. */
+  private async fillTo(n: number): Promise<boolean> {
+    try {
+      return await this.ch.fill(n);
+    } catch (e) {
+      if (isVmsError(e) && e.code === 'E_LIMIT') return false;
+      throw e;
+    }
+  }
+
+  /** The next event; only called once bufferRest() has made sure it is buffered. */
+  private peekSync(): BerEventKind {
+    if (this.pending !== undefined) return this.pending;
+    const k = this.br.next();
+    if (k === BerEventKind.NeedMore) {
+      throw new VmsError('E_USAGE', 'internal: a device body was not buffered whole', { offset: this.br.offset, path: [...this.path] });
+    }
+    this.pending = k;
+    return k;
+  }
+
+  private structSync(out: OutputVisitor | undefined, name: string, top: boolean): void {
+    const tag = top ? Body.device : ValueTag.struct;
+    this.enterSync(CTX, tag, top ? 'device' : 'struct');
+    let vmsdName = name;
+    if (this.isStringSync(CTX, StructTag.name)) vmsdName = this.nameSync(StructTag.name, 'vmsdName');
+    const version = this.uintSync(StructTag.version, 'version', 0xffffffff);
+    const info: StructInfo = { vmsdName, version };
+    out?.startStruct(name, info);
+    this.structBodySync(out);
+    this.leaveSync(top ? 'device' : 'struct');
+    out?.endStruct();
+  }
+
+  private structBodySync(out: OutputVisitor | undefined): void {
+    this.enterSync(CTX, StructTag.fields, 'fields');
+    this.path.push('');
+    while (!(this.atEndSync())) {
+      this.enterSync(TagClass.Universal, Universal.Sequence, 'Field');
+      const f = this.nameSync(0, 'field name');
+      this.path[this.path.length - 1] = f;
+      this.enterSync(CTX, 1, `Field ${f} value`);
+      this.valueSync(out, f);
+      this.leaveSync(`Field ${f} value`);
+      this.leaveSync(`Field ${f}`);
+    }
+    this.path.pop();
+    this.leaveSync('fields');
+    if (this.isStartSync(CTX, StructTag.subsections)) {
+      this.enterSync(CTX, StructTag.subsections, 'subsections');
+      while (!(this.atEndSync())) {
+        this.enterSync(TagClass.Universal, Universal.Sequence, 'Subsection');
+        const sub = this.nameSync(StructTag.name, 'subsection name');
+        const version = this.uintSync(StructTag.version, 'subsection version', 0xffffffff);
+        this.path.push(sub);
+        out?.startSubsection(sub, version);
+        this.structBodySync(out);
+        out?.endSubsection();
+        this.path.pop();
+        this.leaveSync('Subsection');
+      }
+      this.leaveSync('subsections');
+    }
+    this.extensionsIfAnySync();
+  }
+
+  private valueSync(out: OutputVisitor | undefined, name: string): void {
+    const k = this.peekSync();
+    const ev = this.ev;
+    if (ev.cls !== CTX) throw this.fail('E_BER', 'unexpected value', 'a Value alternative', this.describe());
+    const t = ev.number;
+    const octets = t === ValueTag.buffer || t === ValueTag.string || t === ValueTag.unused;
+    if (k === BerEventKind.Primitive || (k === BerEventKind.Start && octets)) {
+      if (t > ValueTag.nullPointer) throw this.fail('E_BER', 'constructed Value alternative sent as a primitive', 'a constructed value', this.describe());
+      const at = ev.offset;
+      const c = this.primSync(CTX, t, name, t === ValueTag.buffer || t === ValueTag.unused ? this.maxBlob : t === ValueTag.string ? 255 : 9);
+      if (out !== undefined) this.primitive(out, name, t, c, at);
+      return;
+    }
+    if (k !== BerEventKind.Start) throw this.fail('E_BER', 'unexpected value', 'a Value', this.describe());
+    switch (t) {
+      case ValueTag.opaque: {
+        this.enterSync(CTX, t, 'opaque');
+        const type = this.nameSync(0, 'opaque type');
+        const bytes = this.primSync(CTX, 1, 'opaque bytes', this.maxBlob);
+        out?.opaque(name, type, bytes);
+        this.leaveSync('opaque');
+        return;
+      }
+      case ValueTag.struct:
+        return this.structSync(out, name, false);
+      case ValueTag.array: {
+        // The element count comes first in OutputVisitor: gather the elements, then replay.
+        this.enterSync(CTX, t, 'array');
+        const rec = out === undefined ? undefined : new RecordingVisitor();
+        let n = 0;
+        this.path.push(0);
+        while (!(this.atEndSync())) {
+          this.path[this.path.length - 1] = n;
+          this.valueSync(rec, name);
+          n++;
+        }
+        this.path.pop();
+        this.leaveSync('array');
+        if (out !== undefined) {
+          out.startArray(name, n);
+          rec!.replay(out);
+          out.endArray();
+        }
+        return;
+      }
+      case ValueTag.list: {
+        this.enterSync(CTX, t, 'list');
+        out?.startList(name);
+        let n = 0;
+        this.path.push(0);
+        while (!(this.atEndSync())) {
+          this.path[this.path.length - 1] = n++;
+          out?.listElement();
+          this.valueSync(out, name);
+        }
+        this.path.pop();
+        this.leaveSync('list');
+        out?.endList();
+        return;
+      }
+      case ValueTag.tree: {
+        this.enterSync(CTX, t, 'tree');
+        const rec = out === undefined ? undefined : new RecordingVisitor();
+        let n = 0;
+        this.path.push(0);
+        while (!(this.atEndSync())) {
+          this.path[this.path.length - 1] = n++;
+          this.enterSync(TagClass.Universal, Universal.Sequence, 'TreeNode');
+          rec?.treeNode();
+          this.enterSync(CTX, 0, 'TreeNode key');
+          this.valueSync(rec, 'key');
+          this.leaveSync('TreeNode key');
+          this.enterSync(CTX, 1, 'TreeNode value');
+          this.valueSync(rec, 'value');
+          this.leaveSync('TreeNode value');
+          this.leaveSync('TreeNode');
+        }
+        this.path.pop();
+        this.leaveSync('tree');
+        if (out !== undefined) {
+          out.startTree(name, n);
+          rec!.replay(out);
+          out.endTree();
+        }
+        return;
+      }
+      case ValueTag.extension:
+        return this.extensionSync();
+      default:
+        throw this.fail('E_BER', 'unknown Value alternative', 'a Value alternative ([0]..[17], [29])', this.describe());
+    }
+  }
+
+  private extensionsIfAnySync(): void {
+    if (!(this.isStartSync(CTX, EXTENSIONS))) return;
+    this.enterSync(CTX, EXTENSIONS, 'extensions');
+    this.path.push('extensions');
+    while (!(this.atEndSync())) this.extensionSync(TagClass.Universal, Universal.Sequence);
+    this.path.pop();
+    this.leaveSync('extensions');
+  }
+
+  private extensionSync(cls: number = CTX, number: number = EXTENSIONS): void {
+    const at = this.ev.offset;
+    this.enterSync(cls, number, 'Extension');
+    const id = this.uintSync(Ext.id, 'extension id', 0xffffffff);
+    let critical = false;
+    if (this.isPrimSync(CTX, Ext.critical)) critical = this.booleanSync(Ext.critical, 'critical');
+    if (critical) {
+      throw new VmsError('E_UNKNOWN', `critical extension ${id} is not understood`, { offset: at, path: [...this.path], expected: 'no critical extensions (this reader knows none)', actual: `extension ${id}` });
+    }
+    this.stringPiecesSync(CTX, Ext.value, 'extension value', this.maxBlob, () => undefined);
+    this.leaveSync('Extension');
+  }
+
+  private atEndSync(): boolean {
+    const k = this.peekSync();
+    if (k === BerEventKind.Done) throw this.fail('E_TRUNCATED', 'stream ends inside a value', 'more values or an end', 'the end of the input');
+    return k === BerEventKind.End;
+  }
+
+  private isStartSync(cls: number, number: number): boolean {
+    const k = this.peekSync();
+    return k === BerEventKind.Start && this.ev.cls === cls && this.ev.number === number;
+  }
+
+  private isPrimSync(cls: number, number: number): boolean {
+    const k = this.peekSync();
+    return k === BerEventKind.Primitive && this.ev.cls === cls && this.ev.number === number;
+  }
+
+  private enterSync(cls: number, number: number, what: string): void {
+    const k = this.peekSync();
+    const ev = this.ev;
+    if (k !== BerEventKind.Start || ev.cls !== cls || ev.number !== number) {
+      throw this.fail('E_BER', `${what}: unexpected value`, `${tagName(cls, number)} (constructed)`, this.describe());
+    }
+    this.take();
+  }
+
+  private leaveSync(what: string): void {
+    const k = this.peekSync();
+    if (k !== BerEventKind.End) throw this.fail('E_BER', `${what} has unexpected contents`, `the end of ${what}`, this.describe());
+    this.take();
+  }
+
+  private primSync(cls: number, number: number, what: string, max: number): Uint8Array {
+    const k = this.peekSync();
+    const ev = this.ev;
+    if (k === BerEventKind.Primitive && ev.cls === cls && ev.number === number && ev.final && ev.contentOffset === 0) {
+      if (ev.length > max) throw new VmsError('E_LIMIT', `${what} is too long`, { offset: ev.offset, path: [...this.path], expected: `at most ${max} bytes`, actual: `${ev.length} bytes` });
+      this.take();
+      return ev.content;
+    }
+    const parts: Uint8Array[] = [];
+    let total = 0;
+    this.stringPiecesSync(cls, number, what, max, (b) => {
+      parts.push(b.slice());
+      total += b.length;
+    });
+    if (parts.length === 1) return parts[0]!;
+    const out = new Uint8Array(total);
+    let at = 0;
+    for (const b of parts) {
+      out.set(b, at);
+      at += b.length;
+    }
+    return out;
+  }
+
+  private stringPiecesSync(cls: number, number: number, what: string, max: number, piece: (b: Uint8Array) => void): void {
+    const k = this.peekSync();
+    const ev = this.ev;
+    if ((k !== BerEventKind.Primitive && k !== BerEventKind.Start) || ev.cls !== cls || ev.number !== number) {
+      throw this.fail('E_BER', `${what}: unexpected value`, tagName(cls, number), this.describe());
+    }
+    const at = ev.offset;
+    let total = 0;
+    const take = (): void => {
+      // One primitive (this one or a segment), possibly in pieces.
+      if (ev.length > max - total) {
+        throw new VmsError('E_LIMIT', `${what} is too long`, { offset: at, path: [...this.path], expected: `at most ${max} bytes`, actual: `${total + ev.length} bytes or more` });
+      }
+      for (;;) {
+        piece(ev.content);
+        const last = ev.final;
+        if (last) total += ev.length;
+        this.take();
+        if (last) return;
+        this.peekSync();
+      }
+    };
+    if (k === BerEventKind.Primitive) return take();
+    this.take();
+    let depth = 1;
+    while (depth > 0) {
+      const kk = this.peekSync();
+      if (kk === BerEventKind.End) {
+        this.take();
+        depth--;
+      } else if (ev.cls === TagClass.Universal && ev.number === Universal.OctetString && (kk === BerEventKind.Start || kk === BerEventKind.Primitive)) {
+        if (kk === BerEventKind.Start) {
+          this.take();
+          depth++;
+        } else {
+          take();
+        }
+      } else {
+        throw this.fail('E_BER', `${what}: a constructed string holds only OCTET STRING segments`, 'OCTET STRING', this.describe());
+      }
+    }
+  }
+
+  private isStringSync(cls: number, number: number): boolean {
+    const k = this.peekSync();
+    return (k === BerEventKind.Primitive || k === BerEventKind.Start) && this.ev.cls === cls && this.ev.number === number;
+  }
+
+  private uintSync(tag: number, what: string, max: number): number {
+    const at = this.ev.offset;
+    const c = this.primSync(CTX, tag, what, 9);
+    const v = c.length === 0 ? undefined : decodeIntegerSafe(c);
+    if (v === undefined || v < 0 || v > max) {
+      throw new VmsError('E_BER', `${what} out of range`, { offset: at, path: [...this.path], expected: `an INTEGER in 0..${max}`, actual: c.length === 0 ? 'no contents' : String(decodeIntegerBig(c)) });
+    }
+    return v;
+  }
+
+  private nameSync(tag: number, what: string): string {
+    const at = this.ev.offset;
+    const c = this.primSync(CTX, tag, what, 1 << 16);
+    try {
+      return UTF8.decode(c);
+    } catch {
+      throw new VmsError('E_BER', `${what} is not UTF-8`, { offset: at, path: [...this.path], expected: 'a UTF8String', actual: `${c.length} bytes` });
+    }
+  }
+
+  private booleanSync(tag: number, what: string): boolean {
+    const at = this.ev.offset;
+    const c = this.primSync(CTX, tag, what, 1);
+    if (c.length !== 1) throw new VmsError('E_BER', `${what}: BOOLEAN must have one octet`, { offset: at, path: [...this.path], expected: '1 octet', actual: `${c.length}` });
+    return c[0] !== 0;
   }
 
   // ---- the event cursor ---------------------------------------------------------------------
