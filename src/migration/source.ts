@@ -54,11 +54,12 @@ export const DEFAULT_DOWNTIME_LIMIT_MS = 300;
 export const DEFAULT_STALL_TIMEOUT_MS = 10_000;
 export const DEFAULT_SECTION_BYTES = 4 << 20;
 /**
- * Part of the downtime limit kept for the fixed costs of a switch-over that the byte count
- * does not show: stopping, the device sections, the destination's commit and the ACK's
- * round trip (measured on loopback: 30-70 ms). QEMU has no such reserve.
+ * First guess of a switch-over's fixed cost, the part of the downtime that the byte count
+ * does not show (stopping, the device sections, the destination's commit, the ACK's trip).
+ * Each switch-over measures the real figure (downtime minus bytes left / bandwidth) and the
+ * source uses that from then on; on a loaded 2-core loopback it measured 30-50 ms.
  */
-const SWITCHOVER_RESERVE_MS = 60;
+export const INITIAL_SWITCHOVER_MS = 50;
 /**
  * Channel chunk size and queue limit for migration: big writes mean fewer sink hand-offs
  * (one write callback per chunk) and fewer driver wake-ups per GiB (bench/migration.ts).
@@ -96,6 +97,8 @@ export class MigrationSource extends EventEmitter {
   private downtimeMs: number | undefined;
   private bandwidth = 0;
   private expectedDowntimeMs = 0;
+  /** Measured fixed cost of a switch-over (see INITIAL_SWITCHOVER_MS); kept across migrations. */
+  private switchoverMs = INITIAL_SWITCHOVER_MS;
   private remaining = 0;
   private window: { at: number; bytes: number; progressAt?: number } = { at: 0, bytes: 0 };
   private cancelled = false;
@@ -150,6 +153,7 @@ export class MigrationSource extends EventEmitter {
       setupTimeMs: this.setupMs,
       expectedDowntimeMs: this.expectedDowntimeMs,
       downtimeMs: this.downtimeMs,
+      switchoverMs: this.switchoverMs,
       downtimeLimitMs: this.downtimeLimit.ms,
       maxBandwidth: this.maxBandwidth,
       transferredBytes: written,
@@ -211,7 +215,7 @@ export class MigrationSource extends EventEmitter {
       for (;;) {
         this.checkCancelled();
         this.measure(w);
-        const threshold = (this.bandwidth * Math.max(0, this.downtimeLimit.ms - SWITCHOVER_RESERVE_MS)) / 1000;
+        const threshold = (this.bandwidth * Math.max(0, this.downtimeLimit.ms - this.switchoverMs)) / 1000;
         let pending = ram.pendingEstimate() + this.inFlight(w);
         if (pending <= threshold || ram.pendingEstimate() === 0) {
           pending = ram.syncPending() + this.inFlight(w);
@@ -234,6 +238,10 @@ export class MigrationSource extends EventEmitter {
       // Switch-over: from here the machine is stopped until the destination confirms.
       this.setStatus('device');
       const stopAt = performance.now();
+      // Bytes the destination still had to take when the machine stopped, and the rate it took them at.
+      const inFlightAtStop = this.inFlight(w);
+      const putAtStop = w.bytesPut;
+      const bandwidthAtStop = this.bandwidth;
       await machine.stop();
       stopped = true;
       writeShortHeader(w, SectionType.END, ramId);
@@ -273,6 +281,7 @@ export class MigrationSource extends EventEmitter {
         }
       }
       this.downtimeMs ??= performance.now() - stopAt;
+      this.learnSwitchover(this.downtimeMs, inFlightAtStop + w.bytesPut - putAtStop, bandwidthAtStop);
       if (this.status !== 'completed') this.finish('completed');
       return { stats: this.stats(), report };
     } catch (e) {
@@ -291,6 +300,17 @@ export class MigrationSource extends EventEmitter {
       ram.cleanup();
       await conn.reverse?.close().catch(() => undefined);
     }
+  }
+
+  /**
+   * Updates the switch-over's fixed cost from one observation: the downtime minus the time
+   * the bytes left at the stop take at the measured bandwidth. Averaged with the previous
+   * figure (one slow switch-over should not halve the next threshold), capped at half the limit.
+   */
+  private learnSwitchover(downtimeMs: number, bytesLeft: number, bandwidth: number): void {
+    if (!(bandwidth > 0)) return;
+    const fixed = Math.max(0, downtimeMs - (bytesLeft / bandwidth) * 1000);
+    this.switchoverMs = Math.min(this.downtimeLimit.ms / 2, (this.switchoverMs + fixed) / 2);
   }
 
   private reset(): void {
@@ -327,7 +347,7 @@ export class MigrationSource extends EventEmitter {
 
   private note(pending: number): void {
     this.remaining = pending;
-    this.expectedDowntimeMs = this.bandwidth > 0 ? (pending / this.bandwidth) * 1000 : Infinity;
+    this.expectedDowntimeMs = this.bandwidth > 0 ? (pending / this.bandwidth) * 1000 + this.switchoverMs : Infinity;
   }
 
   /**

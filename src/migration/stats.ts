@@ -32,6 +32,11 @@ export interface MigrationStats {
   readonly expectedDowntimeMs: number;
   /** Measured: machine stopped until the destination confirmed (or the stream was flushed). */
   readonly downtimeMs: number | undefined;
+  /**
+   * The switch-over's fixed cost (stop, device sections, commit, ACK) beyond moving the bytes:
+   * measured at each switch-over and used for the next migration's downtime estimate.
+   */
+  readonly switchoverMs: number;
   readonly downtimeLimitMs: number;
   /** Bandwidth limit in bytes/second; 0 = unlimited. */
   readonly maxBandwidth: number;

@@ -3,14 +3,14 @@ import * as net from 'node:net';
 import { test } from 'node:test';
 import { listen, openDuplex } from '../../src/channel/open.js';
 import { MigrationDestination } from '../../src/migration/destination.js';
-import { SampleMachine } from '../../src/migration/sample-machine.js';
+import { LiveSampleMachine } from '../../src/migration/live-machine.js';
 import { MigrationSource } from '../../src/migration/source.js';
 import { cuttingProxy, receiveOnce, spawnReceiver } from './helpers.js';
 
-function sourceMachine(ramMiB: number, randomMiB: number): SampleMachine {
-  const m = new SampleMachine({ ramMiB });
+function sourceMachine(ramMiB: number, randomMiB: number): LiveSampleMachine {
+  const m = new LiveSampleMachine({ ramMiB });
   m.fillRandom(randomMiB, 21);
-  m.serial = { ...m.serial, scr: 0x5a };
+  m.serial = { ...m.serial, mcr: 0x1a };
   return m;
 }
 
@@ -19,7 +19,7 @@ test('connections cut at random points: both sides fail cleanly, the source keep
   const port = listener.port!;
   const src = sourceMachine(8, 4); // a stream of about 4.3 MB
   const srcHash = await src.hash();
-  const dst = new SampleMachine({ ramMiB: 8 });
+  const dst = new LiveSampleMachine({ ramMiB: 8 });
   const pristine = await dst.hash();
   // Fixed "random" points: at once, inside the header, inside RAM setup, mid-pages, near the end.
   let seed = 12345;
@@ -50,7 +50,7 @@ test('connections cut at random points: both sides fail cleanly, the source keep
     const r = await new MigrationSource(src).migrate({ sink: conn.sink, reverse: conn.source });
     await incoming;
     assert.deepEqual(r.report, { hash: srcHash });
-    assert.equal(dst.serial.scr, 0x5a);
+    assert.equal(dst.serial.mcr, 0x1a);
   } finally {
     await listener.close();
   }
@@ -107,7 +107,7 @@ test('a destination that stops reading: the source times out, keeps running, and
 
 test('a source that stalls mid-stream: the destination times out and discards what it got', async () => {
   const listener = await listen('tcp:127.0.0.1:0');
-  const dst = new SampleMachine({ ramMiB: 4 });
+  const dst = new LiveSampleMachine({ ramMiB: 4 });
   const pristine = await dst.hash();
   try {
     const incoming = (async () => {

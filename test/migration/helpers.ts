@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Listener } from '../../src/channel/transports/socket.js';
 import { MigrationDestination } from '../../src/migration/destination.js';
-import type { SampleMachine } from '../../src/migration/sample-machine.js';
+import type { LiveSampleMachine } from '../../src/migration/live-machine.js';
 
 /**
  * Makes a CA and server/client certificates (EC P-256) in QEMU's tls-creds-x509 layout;
@@ -27,7 +27,7 @@ export function makeTlsCreds(name: string): string {
 }
 
 /** Accepts one connection on `listener` and receives into `machine`; the promise settles with the outcome. */
-export function receiveOnce(listener: Listener, machine: SampleMachine, stallTimeoutMs = 5000) {
+export function receiveOnce(listener: Listener, machine: LiveSampleMachine, stallTimeoutMs = 5000) {
   return (async () => {
     const conn = await listener.accept();
     const dest = new MigrationDestination(machine, { stallTimeoutMs, afterCommit: async () => ({ hash: await machine.hash() }) });

@@ -5,13 +5,13 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { listen, openDuplex, openSink, openSource } from '../../src/channel/open.js';
 import { MigrationDestination } from '../../src/migration/destination.js';
-import { SampleMachine } from '../../src/migration/sample-machine.js';
+import { LiveSampleMachine } from '../../src/migration/live-machine.js';
 import { MigrationSource } from '../../src/migration/source.js';
 import { tlsOptions } from '../../src/cli/commands/migrate.js';
 import { makeTlsCreds, receiveOnce } from './helpers.js';
 
-function running(ramMiB: number, randomMiB: number, dirtyMBps = 0): SampleMachine {
-  const m = new SampleMachine({ ramMiB });
+function running(ramMiB: number, randomMiB: number, dirtyMBps = 0): LiveSampleMachine {
+  const m = new LiveSampleMachine({ ramMiB });
   m.fillRandom(randomMiB, 11);
   m.startWorkload(dirtyMBps);
   return m;
@@ -22,7 +22,7 @@ for (const kind of ['tcp', 'unix'] as const) {
     const dir = mkdtempSync(join(tmpdir(), 'vmstream-mig-'));
     const listener = await listen(kind === 'tcp' ? 'tcp:127.0.0.1:0' : `unix:${join(dir, 's.sock')}`);
     const src = running(32, 16, 10);
-    const dst = new SampleMachine({ ramMiB: 32 });
+    const dst = new LiveSampleMachine({ ramMiB: 32 });
     try {
       const incoming = receiveOnce(listener, dst);
       const conn = await openDuplex(listener.uri);
@@ -46,7 +46,7 @@ test('migration through exec: and file: streams loads back into an equal machine
     for (const uri of [`exec:cat > ${join(dir, 'a.mig')}`, `file:${join(dir, 'b.mig')}`]) {
       const src = running(8, 4);
       await new MigrationSource(src).migrate({ sink: await openSink(uri) });
-      const dst = new SampleMachine({ ramMiB: 8 });
+      const dst = new LiveSampleMachine({ ramMiB: 8 });
       const file = uri.startsWith('exec:') ? join(dir, 'a.mig') : join(dir, 'b.mig');
       await new MigrationDestination(dst).receive({ source: await openSource(`file:${file}`) });
       assert.equal(await dst.hash(), await src.hash(), uri);
@@ -60,7 +60,7 @@ test('TLS with mutual certificate checks: a trusted client migrates, an untruste
   const good = makeTlsCreds('good');
   const other = makeTlsCreds('other');
   const listener = await listen('tls:127.0.0.1:0', tlsOptions(good, 'server'));
-  const dst = new SampleMachine({ ramMiB: 8 });
+  const dst = new LiveSampleMachine({ ramMiB: 8 });
   const pristine = await dst.hash();
   try {
     // Clients that trust the server but present a certificate another CA signed, or none:

@@ -4,8 +4,10 @@ import { MemorySink } from '../../src/channel/transports/memory.js';
 import { GuestMemory } from '../../src/migration/guest-memory.js';
 import type { MigratableMachine } from '../../src/migration/handlers.js';
 import { PageBitmap } from '../../src/migration/page-bitmap.js';
+import { RamSaveHandler } from '../../src/migration/ram-save.js';
+import { ChannelWriter } from '../../src/channel/writer.js';
 import { MigrationSource } from '../../src/migration/source.js';
-import { wordView, wordsAreZero } from '../../src/migration/zero-page.js';
+import { bufferView, pageIsZero, wordView, wordsAreZero } from '../../src/migration/zero-page.js';
 
 test('PageBitmap: ranges across word edges, counts, scans, sync', () => {
   const b = new PageBitmap(100);
@@ -81,4 +83,44 @@ test('golden bytes: an idle two-block machine gives QEMU RAM records (MEM_SIZE, 
   // The stream ends with END (EOS only), EOF and the vmdesc trailer.
   const tail = next.subarray(26);
   assert.deepEqual([...tail.subarray(0, 5 + 8 + 5 + 1 + 1)], [0x03, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10, 0x7e, 0, 0, 0, 0, 0x00, 0x06]);
+});
+
+test('pageIsZero: a page whose first words are zero is still checked to its last byte, at any page offset', () => {
+  const block = new Uint8Array(3 * 4096);
+  const words = wordView(block);
+  const bytes = bufferView(block);
+  for (let p = 0; p < 3; p++) assert.equal(pageIsZero(words, bytes, p * 4096, 4096), true);
+  block[2 * 4096 - 1] = 1; // last byte of page 1
+  assert.equal(pageIsZero(words, bytes, 4096, 4096), false);
+  assert.equal(pageIsZero(words, bytes, 0, 4096), true);
+  assert.equal(pageIsZero(words, bytes, 2 * 4096, 4096), true);
+  block[2 * 4096 + 2] = 7; // within the first words of page 2
+  assert.equal(pageIsZero(words, bytes, 2 * 4096, 4096), false);
+  // Larger pages than any seen before grow the shared zero page.
+  const big = new Uint8Array(1 << 16);
+  assert.equal(pageIsZero(wordView(big), bufferView(big), 0, 1 << 16), true);
+  big[(1 << 16) - 1] = 1;
+  assert.equal(pageIsZero(wordView(big), bufferView(big), 0, 1 << 16), false);
+});
+
+test('the RAM handler keeps its pages-to-send count exact across partial sections and dirty-log syncs', async () => {
+  const memory = new GuestMemory();
+  memory.addBlock('a', 64 * 4096);
+  memory.addBlock('b', 16 * 4096);
+  memory.bytesOf(0).fill(0x11, 0, 8 * 4096);
+  const ram = new RamSaveHandler(memory);
+  const w = new ChannelWriter(new MemorySink());
+  ram.setup(w);
+  assert.equal(ram.pagesToSend(), 80);
+  assert.equal(ram.iterate(w, 5 * 4096), 'more'); // stops after ~5 full pages' worth of bytes
+  const left = ram.pagesToSend();
+  assert.ok(left > 0 && left < 80, `left ${left}`);
+  memory.markDirty(0, 0, 4096); // already sent: comes back
+  memory.markDirty(1, 15 * 4096, 1); // still pending: counted once
+  assert.equal(ram.syncPending(), (left + 1) * 4096);
+  while (ram.iterate(w, 1 << 20) === 'more');
+  assert.equal(ram.pagesToSend(), 0);
+  assert.equal(ram.pendingEstimate(), 0);
+  ram.cleanup();
+  await w.flushAll();
 });

@@ -12,7 +12,7 @@ import { Command, Option } from 'commander';
 import { openDuplex, openSink, type OpenOptions } from '../../channel/open.js';
 import { parseChannelUri } from '../../channel/uri.js';
 import { VmsError } from '../../errors.js';
-import { SampleMachine } from '../../migration/sample-machine.js';
+import { LiveSampleMachine } from '../../migration/live-machine.js';
 import { MigrationSource, type MigrationConnection } from '../../migration/source.js';
 import type { MigrationStats } from '../../migration/stats.js';
 import { action, toJson, usageExits } from '../util.js';
@@ -109,7 +109,7 @@ export async function connectForMigration(uri: string, o: Pick<MigrateOptions, '
 }
 
 /** Runs one migration of `machine` to `uri`, drawing a progress line on stderr. */
-export async function migrateMachine(machine: SampleMachine, uri: string, o: MigrateOptions): Promise<{ stats: MigrationStats; report: unknown }> {
+export async function migrateMachine(machine: LiveSampleMachine, uri: string, o: MigrateOptions): Promise<{ stats: MigrationStats; report: unknown }> {
   const source = new MigrationSource(machine, {
     downtimeLimitMs: o.downtimeLimit,
     maxBandwidth: o.maxBandwidth * 1e6,
@@ -161,7 +161,7 @@ export function migrateCommand(): Command {
   return usageExits(cmd).action(
     action(
       async (uri: string, o: MigrateOptions & { seed: number }) => {
-        const machine = new SampleMachine({ ramMiB: o.ram });
+        const machine = new LiveSampleMachine({ ramMiB: o.ram });
         machine.fillRandom(o.random, o.seed);
         machine.startWorkload(o.dirtyRate);
         try {
@@ -246,7 +246,7 @@ export async function runLiveDemo(o: LiveDemoOptions): Promise<LiveDemoResult> {
   const exited = new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
   try {
     const uri = await announcedUri(child.stdout, exited);
-    const machine = new SampleMachine({ ramMiB: o.ram });
+    const machine = new LiveSampleMachine({ ramMiB: o.ram });
     machine.fillRandom(o.random, 1);
     machine.startWorkload(o.dirtyRate);
     let result: { stats: MigrationStats; report: unknown };

@@ -13,7 +13,7 @@ import { parseChannelUri } from '../../channel/uri.js';
 import { ChannelWriter } from '../../channel/writer.js';
 import { VmsError } from '../../errors.js';
 import { MigrationDestination } from '../../migration/destination.js';
-import { SampleMachine } from '../../migration/sample-machine.js';
+import { LiveSampleMachine } from '../../migration/live-machine.js';
 import { StallGuardSource } from '../../migration/stall-guard.js';
 import { readAnyStream } from '../../stream/ber/any.js';
 import { BerStreamWriter } from '../../stream/ber/writer.js';
@@ -116,7 +116,7 @@ export function receiveCommand(): Command {
         const started = performance.now();
         try {
           if (o.sample) {
-            const machine = new SampleMachine({ ramMiB: o.ram });
+            const machine = new LiveSampleMachine({ ramMiB: o.ram });
             const dest = new MigrationDestination(machine, {
               stallTimeoutMs: o.stallTimeout,
               afterCommit: async () => ({ hash: await machine.hash() }),
