@@ -25,10 +25,13 @@ const enc = new TextEncoder();
 /** Each byte's two uppercase hex digits, as character codes. */
 const HEX_HI = new Uint8Array(256);
 const HEX_LO = new Uint8Array(256);
+/** Both digits as one big-endian 16-bit value. */
+const HEX_PAIR = new Uint16Array(256);
 for (let b = 0; b < 256; b++) {
   const s = b.toString(16).toUpperCase().padStart(2, '0');
   HEX_HI[b] = s.charCodeAt(0);
   HEX_LO[b] = s.charCodeAt(1);
+  HEX_PAIR[b] = (HEX_HI[b]! << 8) | HEX_LO[b]!;
 }
 
 /** X.693 control characters as empty elements (asn1c writes TAB, LF and CR as they are). */
@@ -52,6 +55,7 @@ type Mode = (typeof Mode)[keyof typeof Mode];
 
 export class XerWriter implements ValueObserver {
   private buf = new Uint8Array(CHUNK);
+  private dv = new DataView(this.buf.buffer);
   private pos = 0;
   private depth = 0;
   /** The last thing written was an open tag whose element may close on the same line. */
@@ -184,10 +188,25 @@ export class XerWriter implements ValueObserver {
       let count = this.hexCount;
       const lines = Math.floor((buf.length - p - lineLen) / lineLen);
       const stop = Math.min(end, i + lines * 16);
+      const dv = this.view();
       while (i < stop) {
         if ((count & 15) === 0) {
           buf[p++] = 10;
           for (let k = 0; k < indentLen; k++) buf[p++] = 32;
+          if (stop - i >= 16) {
+            // A whole line: 4 input bytes make 12 output bytes, written as three big-endian words
+            // ("XX XX XX XX "), about twice as fast as byte stores (bench: validate --xer).
+            for (let k = i; k < i + 16; k += 4) {
+              const b1 = bytes[k + 1]!;
+              dv.setUint32(p, ((HEX_PAIR[bytes[k]!]! << 16) | 0x2000 | HEX_HI[b1]!) >>> 0, false);
+              dv.setUint32(p + 4, ((HEX_LO[b1]! << 24) | 0x200000 | HEX_PAIR[bytes[k + 2]!]!) >>> 0, false);
+              dv.setUint32(p + 8, (0x20000020 | (HEX_PAIR[bytes[k + 3]!]! << 8)) >>> 0, false);
+              p += 12;
+            }
+            i += 16;
+            count += 16;
+            continue;
+          }
         }
         // The rest of this line, without a per-byte line check.
         const n = Math.min(stop - i, 16 - (count & 15));
@@ -273,6 +292,11 @@ export class XerWriter implements ValueObserver {
       this.names.set(name, n);
     }
     return n;
+  }
+
+  private view(): DataView {
+    if (this.dv.buffer !== this.buf.buffer) this.dv = new DataView(this.buf.buffer);
+    return this.dv;
   }
 
   /** Makes room for `n` more bytes, shipping the chunk when it is nearly full. */
