@@ -11,11 +11,16 @@
  */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
+import { createReadStream, existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { MemorySink } from '../src/channel/transports/memory.js';
+import { ChannelWriter } from '../src/channel/writer.js';
 import { runConvert } from '../src/cli/commands/convert.js';
+import { readAnyStream } from '../src/stream/ber/any.js';
+import { qemuToBer } from '../src/stream/ber/convert.js';
+import { StreamWriter } from '../src/stream/writer.js';
 
 export interface BenchRow {
   readonly name: string;
@@ -104,12 +109,50 @@ export async function run(opts: BerConvertBenchOptions = {}): Promise<BenchRow[]
     rate(`BER -> QEMU (to ${where})`, berSize, toQemu, `goal ≥ 500 of BER input; ${same ? 'identical' : 'DIFFERS'}; `);
 
     rate(`QEMU -> QEMU rewrite (to ${where}, for scale)`, size, await measure(() => runConvert(path, { output: rewrite, to: 'qemu' })), '');
+    await deviceHeavyRows(add);
   } finally {
     rmSync(ber, { force: true });
     rmSync(back, { force: true });
     rmSync(rewrite, { force: true });
   }
   return rows;
+}
+
+const DEVICE_FIXTURE = fileURLToPath(new URL('../../test/fixtures/qemu/pc-devices.mig', import.meta.url));
+
+/**
+ * The device-heavy side: a fixture whose bytes are mostly device sections (38 sections),
+ * read in memory into a null sink, BER beside QEMU's binary format as the anchor. Rates are
+ * of CPU time per pass, best of 3 rounds of 20 passes.
+ */
+async function deviceHeavyRows(add: (r: BenchRow) => void): Promise<void> {
+  if (!existsSync(DEVICE_FIXTURE)) {
+    add({ name: 'device-heavy BER -> QEMU', value: 0, unit: 'skipped', note: `no ${DEVICE_FIXTURE}` });
+    return;
+  }
+  const qemu = new Uint8Array(readFileSync(DEVICE_FIXTURE));
+  const berSink = new MemorySink();
+  await qemuToBer(qemu, berSink);
+  const ber = berSink.bytes();
+  const nullSink = { write: async (): Promise<void> => undefined, close: async (): Promise<void> => undefined, destroy: (): void => undefined };
+  const perPass = async (input: Uint8Array): Promise<number> => {
+    let bestCpu = Infinity;
+    for (let round = 0; round < 3; round++) {
+      const t = await measure(async () => {
+        for (let i = 0; i < 20; i++) {
+          const w = new ChannelWriter(nullSink);
+          await readAnyStream(input, new StreamWriter(w));
+          await w.close();
+        }
+      });
+      bestCpu = Math.min(bestCpu, t.cpuMs / 20);
+    }
+    return bestCpu;
+  };
+  const berMs = await perPass(ber);
+  const qemuMs = await perPass(qemu);
+  add({ name: 'device-heavy BER -> QEMU, CPU', value: ber.length / 1e3 / berMs, unit: 'MB/s', note: `pc-devices fixture, ${ber.length} bytes of BER, ${berMs.toFixed(2)} ms CPU per pass` });
+  add({ name: 'device-heavy QEMU -> QEMU, CPU (anchor)', value: qemu.length / 1e3 / qemuMs, unit: 'MB/s', note: `${qemu.length} bytes, ${qemuMs.toFixed(2)} ms CPU per pass` });
 }
 
 /** The bench module for bench/run.ts. */
