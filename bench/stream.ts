@@ -112,7 +112,7 @@ export async function run(opts: StreamBenchOptions = {}): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
   const add = (r: BenchRow): void => {
     rows.push(r);
-    log(`${r.name.padEnd(40)} ${r.value.toFixed(r.unit === 'ms' ? 0 : 1).padStart(9)} ${r.unit}${r.note !== undefined ? `  (${r.note})` : ''}`);
+    log(`${r.name.padEnd(40)} ${r.value.toFixed(r.unit === 'ms' ? 0 : r.unit === 'x' ? 2 : 1).padStart(9)} ${r.unit}${r.note !== undefined ? `  (${r.note})` : ''}`);
   };
   const path = benchStream(cache, log);
   if (path === undefined) {
