@@ -11,7 +11,7 @@
  * on exactly as it was and a new migration can start at once.
  */
 import { EventEmitter } from 'node:events';
-import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import { setImmediate as yieldToLoop, setTimeout as sleep } from 'node:timers/promises';
 import type { ByteSink, ByteSource } from '../channel/transport.js';
 import { ChannelWriter, type WriterOptions } from '../channel/writer.js';
 import { VmsError, isVmsError } from '../errors.js';
@@ -68,6 +68,8 @@ const MIGRATION_CHUNK_BYTES = 1 << 20;
 const MIGRATION_HIGH_WATER = 8 << 20;
 /** Bandwidth is re-measured over windows of at least this many ms (QEMU BUFFER_DELAY). */
 const BANDWIDTH_WINDOW_MS = 100;
+/** How often the source looks at the destination's progress while waiting for it to catch up. */
+const CONSUMED_POLL_MS = 5;
 /** The driver yields to the event loop (the workload's timers) at least this often. */
 const YIELD_EVERY_MS = 10;
 
@@ -97,6 +99,13 @@ export class MigrationSource extends EventEmitter {
   private downtimeMs: number | undefined;
   private bandwidth = 0;
   private expectedDowntimeMs = 0;
+  /**
+   * Bytes/second the destination consumed over the whole last pass (catch-up waits included).
+   * Short windows overstate it right after a wait, when the destination drains its buffers
+   * faster than the link delivers; the downtime estimate uses the lower of the two.
+   */
+  private passRate = 0;
+  private passStart: { at: number; bytes: number } | undefined;
   /** Measured fixed cost of a switch-over (see INITIAL_SWITCHOVER_MS); kept across migrations. */
   private switchoverMs = INITIAL_SWITCHOVER_MS;
   private remaining = 0;
@@ -215,9 +224,12 @@ export class MigrationSource extends EventEmitter {
       for (;;) {
         this.checkCancelled();
         this.measure(w);
-        const threshold = (this.bandwidth * Math.max(0, this.downtimeLimit.ms - this.switchoverMs)) / 1000;
+        const threshold = (this.safeBandwidth() * Math.max(0, this.downtimeLimit.ms - this.switchoverMs)) / 1000;
         let pending = ram.pendingEstimate() + this.inFlight(w);
         if (pending <= threshold || ram.pendingEstimate() === 0) {
+          // Let the destination take what is in flight while the machine still runs: those
+          // bytes (queues and socket buffers, up to ~20 MiB) would otherwise count as downtime.
+          if (returnPath !== undefined) await this.waitConsumed(w, returnPath, this.downtimeLimit.ms);
           pending = ram.syncPending() + this.inFlight(w);
           this.note(pending);
           if (pending <= threshold) break;
@@ -241,7 +253,7 @@ export class MigrationSource extends EventEmitter {
       // Bytes the destination still had to take when the machine stopped, and the rate it took them at.
       const inFlightAtStop = this.inFlight(w);
       const putAtStop = w.bytesPut;
-      const bandwidthAtStop = this.bandwidth;
+      const bandwidthAtStop = this.safeBandwidth();
       await machine.stop();
       stopped = true;
       writeShortHeader(w, SectionType.END, ramId);
@@ -303,6 +315,31 @@ export class MigrationSource extends EventEmitter {
   }
 
   /**
+   * Waits (at most `maxMs`) until the destination reports having consumed every byte put,
+   * polling its progress reports (they come every PROGRESS_INTERVAL_MS).
+   */
+  private async waitConsumed(w: ChannelWriter, rp: ReturnPath, maxMs: number): Promise<void> {
+    const until = performance.now() + maxMs;
+    await this.drain(w);
+    w.flush();
+    while (rp.consumed < w.bytesPut && performance.now() < until && rp.refusal === undefined && w.error === undefined) {
+      await sleep(CONSUMED_POLL_MS);
+      this.checkCancelled();
+    }
+    if (rp.consumedAt > 0) {
+      const now = performance.now();
+      const start = this.passStart;
+      if (start !== undefined && now - start.at >= BANDWIDTH_WINDOW_MS) this.passRate = ((rp.consumed - start.bytes) * 1000) / (now - start.at);
+      this.passStart = { at: now, bytes: rp.consumed };
+    }
+  }
+
+  /** The bandwidth the downtime estimate uses: the lower of the last window's and the last pass's. */
+  private safeBandwidth(): number {
+    return this.passRate > 0 ? Math.min(this.bandwidth, this.passRate) : this.bandwidth;
+  }
+
+  /**
    * Updates the switch-over's fixed cost from one observation: the downtime minus the time
    * the bytes left at the stop take at the measured bandwidth. Averaged with the previous
    * figure (one slow switch-over should not halve the next threshold), capped at half the limit.
@@ -319,6 +356,8 @@ export class MigrationSource extends EventEmitter {
     this.setupMs = 0;
     this.downtimeMs = undefined;
     this.bandwidth = 0;
+    this.passRate = 0;
+    this.passStart = undefined;
     this.expectedDowntimeMs = 0;
     this.remaining = 0;
     this.cancelled = false;
@@ -347,7 +386,8 @@ export class MigrationSource extends EventEmitter {
 
   private note(pending: number): void {
     this.remaining = pending;
-    this.expectedDowntimeMs = this.bandwidth > 0 ? (pending / this.bandwidth) * 1000 + this.switchoverMs : Infinity;
+    const bw = this.safeBandwidth();
+    this.expectedDowntimeMs = bw > 0 ? (pending / bw) * 1000 + this.switchoverMs : Infinity;
   }
 
   /**

@@ -1,9 +1,18 @@
-/** A ByteSource wrapper that fails a read taking longer than a deadline (a stalled peer). */
+/**
+ * A ByteSource wrapper that fails a read taking longer than a deadline (a stalled peer).
+ * One watchdog interval checks the pending read's age, rather than a timer and a race per
+ * read: reads come every few hundred microseconds on a fast link, and the per-read timers
+ * showed in the destination's profile.
+ */
 import type { ByteSource } from '../channel/transport.js';
 import { VmsError } from '../errors.js';
 
 export class StallGuardSource implements ByteSource {
   private received = 0;
+  /** performance.now() when the pending read started; 0 when none is pending. */
+  private pendingSince = 0;
+  private failPending: ((e: VmsError) => void) | undefined;
+  private watchdog: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly inner: ByteSource,
@@ -14,23 +23,51 @@ export class StallGuardSource implements ByteSource {
     return this.inner.size;
   }
 
-  async read(into: Uint8Array): Promise<number> {
-    let timer: NodeJS.Timeout | undefined;
-    const stalled = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        reject(new VmsError('E_TIMEOUT', `peer stalled: no bytes for ${this.timeoutMs} ms`, { offset: this.received }));
-      }, this.timeoutMs);
+  read(into: Uint8Array): Promise<number> {
+    this.arm();
+    this.pendingSince = performance.now();
+    return new Promise<number>((resolve, reject) => {
+      this.failPending = reject;
+      this.inner.read(into).then(
+        (n) => {
+          this.settle();
+          this.received += n;
+          resolve(n);
+        },
+        (e: unknown) => {
+          this.settle();
+          reject(e);
+        },
+      );
     });
-    try {
-      const n = await Promise.race([this.inner.read(into), stalled]);
-      this.received += n;
-      return n;
-    } finally {
-      clearTimeout(timer);
-    }
   }
 
   close(): Promise<void> {
+    if (this.watchdog !== undefined) clearInterval(this.watchdog);
+    this.watchdog = undefined;
     return this.inner.close();
+  }
+
+  private settle(): void {
+    this.pendingSince = 0;
+    this.failPending = undefined;
+  }
+
+  /** Starts the watchdog if it is not running; it checks a few times per timeout. */
+  private arm(): void {
+    if (this.watchdog !== undefined) return;
+    const step = Math.max(5, Math.min(1000, this.timeoutMs / 4));
+    this.watchdog = setInterval(() => {
+      if (this.pendingSince === 0) {
+        // No read pending: stop, so an idle or abandoned source keeps no timer alive.
+        clearInterval(this.watchdog);
+        this.watchdog = undefined;
+        return;
+      }
+      if (performance.now() - this.pendingSince < this.timeoutMs) return;
+      const fail = this.failPending;
+      this.settle();
+      fail?.(new VmsError('E_TIMEOUT', `peer stalled: no bytes for ${this.timeoutMs} ms`, { offset: this.received }));
+    }, step);
   }
 }

@@ -5,6 +5,7 @@ import { listen, openDuplex } from '../../src/channel/open.js';
 import { MigrationDestination } from '../../src/migration/destination.js';
 import { LiveSampleMachine } from '../../src/migration/live-machine.js';
 import { MigrationSource } from '../../src/migration/source.js';
+import { StallGuardSource } from '../../src/migration/stall-guard.js';
 import { cuttingProxy, receiveOnce, spawnReceiver } from './helpers.js';
 
 function sourceMachine(ramMiB: number, randomMiB: number): LiveSampleMachine {
@@ -123,4 +124,26 @@ test('a source that stalls mid-stream: the destination times out and discards wh
   } finally {
     await listener.close();
   }
+});
+
+test('the stall guard fails a read that gets no bytes in time and passes reads that do', async () => {
+  let answer: ((n: number) => void) | undefined;
+  const inner = {
+    read: (into: Uint8Array) =>
+      new Promise<number>((resolve) => {
+        into[0] = 9;
+        answer = resolve;
+      }),
+    close: async () => undefined,
+  };
+  const guard = new StallGuardSource(inner, 80);
+  const buf = new Uint8Array(4);
+  const first = guard.read(buf);
+  answer!(1);
+  assert.equal(await first, 1);
+  const t0 = performance.now();
+  await assert.rejects(guard.read(buf), (e: { code?: string; offset?: number }) => e.code === 'E_TIMEOUT' && e.offset === 1);
+  const waited = performance.now() - t0;
+  assert.ok(waited >= 75 && waited < 1000, `waited ${waited} ms`);
+  await guard.close();
 });
