@@ -99,3 +99,15 @@ test('a reserved length octet inside a device body is an E_BER at its offset', a
     },
   );
 });
+
+test('a reader maxBuffer below the 4 MiB sync limit caps the buffering (no E_LIMIT) and gives the same bytes', async () => {
+  const ber = await toBer(qemu);
+  // The RAM page runs here need up to 64 pages (262208 bytes) buffered whole.
+  for (const maxBuffer of [1 << 19, 300000]) {
+    const sink = new MemorySink();
+    const out = new ChannelWriter(sink);
+    await readBerStream(new MemorySource(ber, 1000), new StreamWriter(out), { reader: { bufferSize: 1024, maxBuffer } });
+    await out.close();
+    assert.ok(Buffer.from(sink.bytes()).equals(Buffer.from(qemu)), `maxBuffer ${maxBuffer}: bytes differ`);
+  }
+});

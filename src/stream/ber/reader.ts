@@ -884,13 +884,15 @@ class BerStreamParser {
   /**
    * Makes sure the rest of the constructed value whose Start is pending (its header read,
    * `length` from it, or INDEFINITE) is buffered. False when it is longer than
-   * SYNC_DEVICE_LIMIT or its framing is broken or cut short: the caller then decodes it value
+   * SYNC_DEVICE_LIMIT (or the channel's maxBuffer) or its framing is broken or cut short: the caller then decodes it value
    * by value, which reports such errors where they are.
    */
   private async bufferRest(length: number): Promise<boolean> {
     const ch = this.ch;
+    // Never ask the channel for more than its maxBuffer: that would be a sticky E_LIMIT.
+    const limit = Math.min(SYNC_DEVICE_LIMIT, ch.maxBuffer);
     this.br.release();
-    if (length !== INDEFINITE) return length <= SYNC_DEVICE_LIMIT && (await this.fillTo(length));
+    if (length !== INDEFINITE) return length <= limit && (await ch.fill(length));
     const hdr = this.scanHeader;
     // Framing only (headers and end-of-contents octets; definite values skipped whole), from
     // the read position; positions stay valid across fills, which never move it.
@@ -920,17 +922,7 @@ class BerStreamParser {
       }
       if (depth === 0) return true;
       const want = Math.max(pos, end + 1, 2 * end);
-      if (end >= SYNC_DEVICE_LIMIT || !(await this.fillTo(Math.min(want, SYNC_DEVICE_LIMIT)))) return false;
-    }
-  }
-
-  /** Buffers `n` bytes from the read position; false when the source ends first or `n` is over the channel's limit. */
-  private async fillTo(n: number): Promise<boolean> {
-    try {
-      return await this.ch.fill(n);
-    } catch (e) {
-      if (isVmsError(e) && e.code === 'E_LIMIT') return false;
-      throw e;
+      if (end >= limit || !(await ch.fill(Math.min(want, limit)))) return false;
     }
   }
 
