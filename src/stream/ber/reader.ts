@@ -921,7 +921,9 @@ class BerStreamParser {
         }
       }
       if (depth === 0) return true;
-      const want = Math.max(pos, end + 1, 2 * end);
+      // Ask only for bytes the body needs: on a live socket nothing may follow it until the
+      // peer hears back, so waiting for more (say, twice what is buffered) would deadlock.
+      const want = Math.max(pos, end + 1);
       if (end >= limit || !(await ch.fill(Math.min(want, limit)))) return false;
     }
   }
