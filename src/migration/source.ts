@@ -255,7 +255,10 @@ export class MigrationSource extends EventEmitter {
       // Bytes the destination still had to take when the machine stopped, and the rate it took them at.
       const inFlightAtStop = this.inFlight(w);
       const putAtStop = w.bytesPut;
-      const bandwidthAtStop = this.safeBandwidth();
+      // A migration shorter than one bandwidth window has no measured rate yet: use the
+      // average since the start, so the switch-over cost is still learnt.
+      const elapsedMs = performance.now() - this.startedAt;
+      const bandwidthAtStop = this.safeBandwidth() || (elapsedMs > 0 ? (putAtStop * 1000) / elapsedMs : 0);
       await machine.stop();
       stopped = true;
       writeShortHeader(w, SectionType.END, ramId);
