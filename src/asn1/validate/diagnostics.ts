@@ -3,8 +3,8 @@
  * fields down to the value (`MigrationStream.records[41].sectionFull.body`), what the schema
  * expected and what was found. Encoding-rule findings keep their X690_* codes. Codes are stable.
  */
-import { formatPath, type PathElement } from '../../errors.js';
-import type { X690Code } from '../x690/diagnostics.js';
+
+import { formatBerDiagnostic, type BerDiagnostic, type X690Code } from '../x690/diagnostics.js';
 
 export const SCHEMA_CODES = [
   /** A value's tag is not the one the schema expects here (or no CHOICE alternative has it). */
@@ -37,27 +37,8 @@ export type SchemaCode = (typeof SCHEMA_CODES)[number];
 export type ValidationCode = SchemaCode | X690Code;
 export type ValidationSeverity = 'error' | 'warning';
 
-/** One finding of the schema validator (the same shape as the X.690 check's, with more codes). */
-export interface ValidationDiagnostic {
-  readonly severity: ValidationSeverity;
-  readonly code: ValidationCode;
-  /** Absolute byte offset of the value's identifier, or of the offending octet. */
-  readonly offset: number;
-  /** The root type's name, then component names, alternative names and element indexes. */
-  readonly path: readonly PathElement[];
-  readonly message: string;
-  readonly expected?: string;
-  readonly actual?: string;
-  /** The bytes around `offset`, when the validator still had them. */
-  readonly excerpt?: { readonly offset: number; readonly bytes: Uint8Array };
-}
+/** One finding of the schema validator (the X.690 check's shape, with more codes). */
+export type ValidationDiagnostic = BerDiagnostic<ValidationCode>;
 
 /** `error SCHEMA_TAG at byte 12 (0xc) in T.a[2]: message; expected ...; found ...` */
-export function formatValidationDiagnostic(d: ValidationDiagnostic): string {
-  let s = `${d.severity} ${d.code} at byte ${d.offset} (0x${d.offset.toString(16)})`;
-  if (d.path.length > 0) s += ` in ${formatPath(d.path)}`;
-  s += `: ${d.message}`;
-  if (d.expected !== undefined) s += `; expected ${d.expected}`;
-  if (d.actual !== undefined) s += `; found ${d.actual}`;
-  return s;
-}
+export const formatValidationDiagnostic: (d: ValidationDiagnostic) => string = formatBerDiagnostic;

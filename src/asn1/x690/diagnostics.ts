@@ -38,13 +38,13 @@ export const X690_CODES = [
 export type X690Code = (typeof X690_CODES)[number];
 export type X690Severity = 'error' | 'warning';
 
-/** One finding, located by byte offset and by the path of tags and child indexes down to it. */
-export interface X690Diagnostic {
+/** One finding, located by byte offset and by the path down to it; `C` is the code set. */
+export interface BerDiagnostic<C extends string> {
   readonly severity: X690Severity;
-  readonly code: X690Code;
+  readonly code: C;
   /** Absolute byte offset: the value's identifier, or the offending octet when one is to blame. */
   readonly offset: number;
-  /** Tag names and child indexes, outermost first (`['SEQUENCE', 2, '[APPLICATION 9040]', 0]`). */
+  /** Outermost first: tag names and child indexes here, type and component names in the validator. */
   readonly path: readonly PathElement[];
   readonly message: string;
   readonly expected?: string;
@@ -53,8 +53,10 @@ export interface X690Diagnostic {
   readonly excerpt?: { readonly offset: number; readonly bytes: Uint8Array };
 }
 
+export type X690Diagnostic = BerDiagnostic<X690Code>;
+
 /** `error X690_INTEGER at byte 12 (0xc) in SEQUENCE[2]: message; expected ...; found ...` */
-export function formatX690Diagnostic(d: X690Diagnostic): string {
+export function formatBerDiagnostic(d: BerDiagnostic<string>): string {
   let s = `${d.severity} ${d.code} at byte ${d.offset} (0x${d.offset.toString(16)})`;
   if (d.path.length > 0) s += ` in ${formatPath(d.path)}`;
   s += `: ${d.message}`;
@@ -62,3 +64,5 @@ export function formatX690Diagnostic(d: X690Diagnostic): string {
   if (d.actual !== undefined) s += `; found ${d.actual}`;
   return s;
 }
+
+export const formatX690Diagnostic: (d: X690Diagnostic) => string = formatBerDiagnostic;
