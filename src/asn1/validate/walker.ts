@@ -18,6 +18,7 @@ import { choiceAlternatives, formatTag, firstTags, type AsnType, type Component 
 import { formatRanges } from '../ranges.js';
 import { ContentCheck } from '../x690/contents.js';
 import type { X690Code } from '../x690/diagnostics.js';
+import { MAX_HEADER_BYTES, headerMayBeLong, putHeader, reportHeaderForms } from '../x690/header.js';
 import { CharScan, describeChar } from './chars.js';
 import type { ValidationCode, ValidationDiagnostic, ValidationSeverity } from './diagnostics.js';
 import { Shape, inNumberBounds, planOf, type TypePlan } from './plan.js';
@@ -30,6 +31,8 @@ export interface ValueObserver {
   valueBegin(plan: TypePlan, length: number): void;
   valueBytes(bytes: Uint8Array, start: number, end: number): void;
   valueEnd(): void;
+  /** BIT STRING: the unused bits of its last octet, told before `valueEnd` (its `valueBytes` carry no unused-bits octets). */
+  bitsUnused(n: number): void;
   /** A DEFAULT component the encoding leaves out. */
   absentDefault(component: Component): void;
   /** True when output is queued beyond its high-water mark: the walker then awaits `drain()` before reading on. */
@@ -149,6 +152,9 @@ class SchemaWalker {
   private bitsBytes = 0;
   /** True while report() should use `child` as the innermost label. */
   private childInPath = false;
+  /** With an observer: depth of the ANY value whose TLV bytes go to it as they come, or -1. */
+  private anyDepth = -1;
+  private readonly anyHeader = new Uint8Array(MAX_HEADER_BYTES);
 
   constructor(channel: ChannelReader, type: AsnType, options: ValidateOptions) {
     this.reader = new BerReader(channel, { maxDepth: options.maxDepth ?? DEFAULT_MAX_DEPTH, allowNonMinimalTags: true });
@@ -172,7 +178,10 @@ class SchemaWalker {
           k = r.next();
         }
         if (k === BerEventKind.Done) break;
-        if (k === BerEventKind.Primitive) {
+        // Header forms, for every value, as the --no-schema check reports them (segments and skipped values too).
+        if ((k === BerEventKind.Start || (k === BerEventKind.Primitive && ev.contentOffset === 0)) && headerMayBeLong(ev)) this.headerForms(ev);
+        if (this.anyDepth >= 0) this.anyEvent(k, ev);
+        else if (k === BerEventKind.Primitive) {
           if (ev.contentOffset > 0) {
             if (this.skipDepth >= 0) continue;
             if (!this.primIgnore) this.onPiece(ev);
@@ -223,10 +232,6 @@ class SchemaWalker {
     child.reset();
     this.childInPath = false;
     this.tagIndex = 0;
-    if (ev.tagNonMinimal) {
-      this.report('X690_TAG_FORM', 'error', ev.offset, `${ev.tagName} identifier uses a needlessly long tag number form`,
-        ev.number < 31 ? 'one identifier octet for tag numbers below 31 (X.690 8.1.2.2)' : 'no leading 0x80 octet in the tag number (X.690 8.1.2.4.2 c)', `${ev.tagLength} identifier octets`);
-    }
     this.childInPath = true;
     if (this.top < 0) {
       if (this.topValues++ > 0) {
@@ -391,6 +396,10 @@ class SchemaWalker {
         break;
       case Shape.Any:
         this.openLabel(this.child);
+        if (this.obs !== undefined) {
+          this.anyBegin(plan, ev);
+          return;
+        }
         this.closeLabel(this.child);
         this.skipDepth = ev.depth;
         return;
@@ -429,10 +438,14 @@ class SchemaWalker {
     this.primOffset = ev.offset;
     this.openLabel(this.child);
     if (plan.shape === Shape.Any) {
-      // ANY: one TLV of any type; there is no XER form we could give it without its type.
+      // ANY: one TLV of any type; the observer gets its bytes (asn1c's XER shows them in hex).
+      this.prim = undefined;
+      if (this.obs !== undefined) {
+        this.anyBegin(plan, ev);
+        return;
+      }
       if (!ev.final) this.primIgnore = true;
       this.closeLabel(this.child);
-      this.prim = undefined;
       return;
     }
     this.beginContents(plan, ev.offset, ev.length);
@@ -479,7 +492,7 @@ class SchemaWalker {
       }
       case Kind.String:
         this.finishContents(f.plan, f.offset);
-        this.obs?.valueEnd();
+        this.endValue(f.plan);
         break;
       default:
         break;
@@ -573,8 +586,12 @@ class SchemaWalker {
     const u = plan.universal;
     if (u !== Universal.OctetString) this.content.feed(buf, start, end, at);
     if (u === Universal.BitString) {
-      if (this.bitsBytes === 0 && end > start) this.bitsUnused = buf[start]!;
+      const first = this.bitsBytes === 0 && end > start;
+      if (first) this.bitsUnused = buf[start]!;
       this.bitsBytes += end - start;
+      // The observer gets the bits alone, as from a constructed BIT STRING's segments.
+      this.obs?.valueBytes(buf, first ? start + 1 : start, end);
+      return;
     } else if (plan.sizeLo !== undefined || plan.alphaLo !== undefined) this.chars.feed(buf, start, end, at);
     this.obs?.valueBytes(buf, start, end);
   }
@@ -586,7 +603,7 @@ class SchemaWalker {
       // INTEGER and ENUMERATED contents are whole here unless absurdly long (then unchecked).
       if (ev.contentOffset === 0 && ev.end > ev.start) this.checkValue(plan, ev.bytes, ev.start, ev.end);
     }
-    this.obs?.valueEnd();
+    this.endValue(plan);
     this.closeLabel(this.child);
     this.prim = undefined;
   }
@@ -670,6 +687,55 @@ class SchemaWalker {
     if (plan.sizeLo !== undefined || plan.alphaLo !== undefined) this.chars.feed(ev.bytes, ev.start, ev.end, at);
     this.obs?.valueBytes(ev.bytes, ev.start, ev.end);
   }
+
+  private endValue(plan: TypePlan): void {
+    const o = this.obs;
+    if (o === undefined) return;
+    if (plan.universal === Universal.BitString) o.bitsUnused(this.bitsUnused);
+    o.valueEnd();
+  }
+
+  // ---- ANY values as bytes, for the observer (engineer D: kept apart from the walk above) ---------
+
+  /** An ANY value starts: its whole TLV goes to the observer, header first, until its end. */
+  private anyBegin(plan: TypePlan, ev: BerEvent): void {
+    this.obs!.valueBegin(plan, ev.length === INDEFINITE ? -1 : ev.headerLength + ev.length);
+    this.anyDepth = ev.depth;
+    this.anyEvent(ev.constructed ? BerEventKind.Start : BerEventKind.Primitive, ev);
+  }
+
+  /** One event inside an ANY value: its header, contents or end-of-contents octets, as they were read. */
+  private anyEvent(k: BerEventKind, ev: BerEvent): void {
+    const o = this.obs!;
+    if (k === BerEventKind.End) {
+      if (ev.length === INDEFINITE) {
+        this.anyHeader[0] = 0;
+        this.anyHeader[1] = 0;
+        o.valueBytes(this.anyHeader, 0, 2);
+      }
+      if (ev.depth === this.anyDepth) this.anyEnd();
+      return;
+    }
+    if (k === BerEventKind.Start || ev.contentOffset === 0) o.valueBytes(this.anyHeader, 0, putHeader(ev, this.anyHeader, 0));
+    if (k === BerEventKind.Primitive) {
+      o.valueBytes(ev.bytes, ev.start, ev.end);
+      if (ev.final && ev.depth === this.anyDepth) this.anyEnd();
+    }
+  }
+
+  private anyEnd(): void {
+    this.anyDepth = -1;
+    this.obs!.valueEnd();
+    this.closeLabel(this.child);
+  }
+
+  /** X.690 header findings (needlessly long identifier or length), reported against the enclosing value. */
+  private headerForms(ev: BerEvent): void {
+    this.childInPath = false;
+    reportHeaderForms(ev, this.reportHeader);
+  }
+
+  private readonly reportHeader = this.report.bind(this);
 
   // ---- reporting --------------------------------------------------------------------------------
 

@@ -10,10 +10,10 @@ import { ChannelReader } from '../../channel/reader.js';
 import type { ByteSource } from '../../channel/transport.js';
 import { isVmsError, type PathElement } from '../../errors.js';
 import { BerEventKind, BerReader, DEFAULT_MAX_DEPTH, type BerEvent } from '../../format/ber/reader.js';
-import { INDEFINITE, lengthSize } from '../../format/ber/length.js';
 import { TagClass, Universal, tagName } from '../../format/ber/tag.js';
-import { ContentCheck, Form, segmentTag, universalForm } from './contents.js';
+import { ContentCheck, Form, segmentTag, universalForm, type ReportFn } from './contents.js';
 import type { X690Code, X690Diagnostic, X690Severity } from './diagnostics.js';
+import { headerMayBeLong, reportHeaderForms } from './header.js';
 
 export interface X690Options {
   /** Stop after this many errors. Defaults to 100. */
@@ -75,15 +75,15 @@ class X690Checker {
   private bitPending = -1;
   private bitPendingUnused = 0;
   private bitPendingPath: readonly PathElement[] = [];
+  private readonly reportFn: ReportFn = this.report.bind(this);
 
   constructor(channel: ChannelReader, options: X690Options) {
     this.reader = new BerReader(channel, { maxDepth: options.maxDepth ?? DEFAULT_MAX_DEPTH, allowNonMinimalTags: true });
     this.maxErrors = options.maxErrors ?? DEFAULT_MAX_ERRORS;
     this.maxWarnings = options.maxWarnings ?? DEFAULT_MAX_WARNINGS;
     this.onDiagnostic = options.onDiagnostic;
-    const report = this.report.bind(this);
-    this.value = new ContentCheck(report);
-    this.root = new ContentCheck(report);
+    this.value = new ContentCheck(this.reportFn);
+    this.root = new ContentCheck(this.reportFn);
   }
 
   async run(): Promise<X690Report> {
@@ -192,21 +192,9 @@ class X690Checker {
     if (ev.final) v.finish();
   }
 
-  /** Identifier and length forms, common to every value. */
+  /** Identifier and length forms, common to every value (the schema validator reports the same). */
   private checkHeader(ev: BerEvent): void {
-    if (ev.tagNonMinimal) {
-      this.report('X690_TAG_FORM', 'error', ev.offset, `${ev.tagName} identifier uses a needlessly long tag number form`,
-        ev.number < 31 ? 'one identifier octet for tag numbers below 31 (X.690 8.1.2.2)' : 'no leading 0x80 octet in the tag number (X.690 8.1.2.4.2 c)',
-        `${ev.tagLength} identifier octets`);
-    }
-    if (ev.length !== INDEFINITE) {
-      const octets = ev.headerLength - ev.tagLength;
-      const minimal = lengthSize(ev.length);
-      if (octets > minimal) {
-        this.report('X690_LENGTH_FORM', 'warning', ev.offset + ev.tagLength, `${ev.tagName} length ${ev.length} is encoded in ${octets} octets where ${minimal} suffice (allowed in BER, not in DER)`,
-          `${minimal} length octet${minimal === 1 ? '' : 's'}`, `${octets}`);
-      }
-    }
+    if (headerMayBeLong(ev)) reportHeaderForms(ev, this.reportFn);
   }
 
   /** Returns false (after reporting) when a string segment has the wrong tag. */

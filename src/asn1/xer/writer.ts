@@ -3,6 +3,12 @@
  * the stream: 4-space indentation, elements named after components, alternatives and SEQUENCE
  * OF element types, INTEGER in decimal, BOOLEAN as <true/>/<false/>, OCTET STRING as uppercase
  * hex 16 bytes a line, character strings as text with X.693's control-character elements.
+ * Where asn1c 0.9.28 departs from that, we follow it (checked against its converter in
+ * test/asn1/xer-types-asn1c.test.ts): ANY as the hex of its whole TLV; BIT STRING as binary
+ * digits on lines of 64; REAL as `%.15f` trimmed; TeletexString, VideotexString, GraphicString
+ * and GeneralString as hex; BMPString and UniversalString as UTF-8. We keep well-formed XML where
+ * asn1c does not: `& < >` and control characters in BMPString and UniversalString are escaped
+ * as in the other strings (asn1c writes them raw), surrogate pairs become one UTF-8 character.
  *
  * Speed: output goes into one large Uint8Array (hex through 256-entry tables, names encoded
  * once), never through per-byte strings, and is copied to the ChannelWriter a megabyte at a
@@ -11,12 +17,16 @@
 import type { ChannelWriter } from '../../channel/writer.js';
 import { Universal } from '../../format/ber/tag.js';
 import type { Component } from '../types.js';
-import type { TypePlan } from '../validate/plan.js';
+import { Shape, type TypePlan } from '../validate/plan.js';
 import type { ValueObserver } from '../validate/walker.js';
+import { HexLines } from './hex-lines.js';
+import { scalarText } from './scalar-text.js';
 
 /** Output chunk size; a chunk is shipped when fewer than SLACK bytes remain. */
 const CHUNK = 1 << 20;
 const SLACK = 4096;
+/** Whole-line runs at least this long go through HexLines; shorter ones are not worth a block. */
+const HEX_LINES_MIN = 1024;
 /** Primitive contents kept whole for formatting (INTEGER, OID, REAL, BIT STRING...). */
 const SCALAR_CAP = 1 << 16;
 
@@ -50,7 +60,7 @@ for (let b = 0; b < 256; b++) {
   TEXT_ESCAPE.push(e === undefined ? undefined : enc.encode(e));
 }
 
-const Mode = { Hex: 1, Text: 2, Scalar: 3, None: 4 } as const;
+const Mode = { Hex: 1, Text: 2, Scalar: 3, None: 4, Bits: 5, Wide: 6 } as const;
 type Mode = (typeof Mode)[keyof typeof Mode];
 
 export class XerWriter implements ValueObserver {
@@ -70,6 +80,17 @@ export class XerWriter implements ValueObserver {
   private hexLong = false;
   private readonly scalar = new Uint8Array(SCALAR_CAP);
   private scalarLen = 0;
+  private lines: HexLines | undefined;
+  // BIT STRING: octets written, the last octet seen (written at the end, less its unused bits).
+  private bitCount = 0;
+  private bitLast = -1;
+  private bitUnused = 0;
+  private readonly bitOne = new Uint8Array(1);
+  // BMPString / UniversalString: octets per character, a character split between pieces, a high surrogate.
+  private wideWidth = 2;
+  private readonly wideCarry = new Uint8Array(4);
+  private wideCarryLen = 0;
+  private wideHigh = -1;
 
   constructor(private readonly out: ChannelWriter) {}
 
@@ -112,14 +133,25 @@ export class XerWriter implements ValueObserver {
   valueBegin(plan: TypePlan, length: number): void {
     this.plan = plan;
     const u = plan.universal;
-    if (u === Universal.OctetString) {
+    if (u === Universal.OctetString || plan.shape === Shape.Any || isHexString(u)) {
+      // ANY's bytes are its whole TLV (the walker sends the header too), as asn1c keeps it.
       this.mode = Mode.Hex;
       this.hexCount = 0;
       // asn1c writes up to 16 bytes on the tag's line, longer values on lines of their own.
       this.hexLong = length < 0 || length > 16;
     } else if (u === Universal.Null) this.mode = Mode.None;
     else if (isText(u)) this.mode = Mode.Text;
-    else {
+    else if (u === Universal.BitString) {
+      this.mode = Mode.Bits;
+      this.bitCount = 0;
+      this.bitLast = -1;
+      this.bitUnused = 0;
+    } else if (u === Universal.BMPString || u === Universal.UniversalString) {
+      this.mode = Mode.Wide;
+      this.wideWidth = u === Universal.BMPString ? 2 : 4;
+      this.wideCarryLen = 0;
+      this.wideHigh = -1;
+    } else {
       this.mode = Mode.Scalar;
       this.scalarLen = 0;
     }
@@ -132,6 +164,12 @@ export class XerWriter implements ValueObserver {
         break;
       case Mode.Text:
         this.text(bytes, start, end);
+        break;
+      case Mode.Bits:
+        this.bits(bytes, start, end);
+        break;
+      case Mode.Wide:
+        this.wide(bytes, start, end);
         break;
       case Mode.Scalar: {
         const n = Math.min(end - start, SCALAR_CAP - this.scalarLen);
@@ -154,8 +192,15 @@ export class XerWriter implements ValueObserver {
       this.nl(this.depth - 1);
       // The close tag goes on this new line, at the element's own indentation.
       this.inline = true;
-    } else if (this.mode === Mode.Scalar) this.ascii(formatScalar(this.plan!, this.scalar, this.scalarLen));
+    } else if (this.mode === Mode.Scalar) this.ascii(scalarText(this.plan!, this.scalar, this.scalarLen));
+    else if (this.mode === Mode.Bits) this.bitsEnd();
+    else if (this.mode === Mode.Wide && this.wideHigh >= 0) this.wideChar(0xfffd);
     this.mode = Mode.None;
+  }
+
+  /** BIT STRING: the unused bits of the last octet (its contents come without unused-bits octets). */
+  bitsUnused(n: number): void {
+    this.bitUnused = n;
   }
 
   /**
@@ -170,6 +215,123 @@ export class XerWriter implements ValueObserver {
     this.close(component.name);
   }
 
+  // ---- BIT STRING, BMPString, UniversalString --------------------------------------------------
+
+  /** All octets but the last are whole: asn1c writes them 8 to a line, each line indented. */
+  private bits(bytes: Uint8Array, start: number, end: number): void {
+    if (end <= start) return;
+    if (this.bitLast >= 0) {
+      this.bitOne[0] = this.bitLast;
+      this.bitOctets(this.bitOne, 0, 1);
+    }
+    this.bitOctets(bytes, start, end - 1);
+    this.bitLast = bytes[end - 1]!;
+  }
+
+  private bitOctets(bytes: Uint8Array, start: number, end: number): void {
+    const indentLen = 4 * this.depth;
+    const perOctet = 9 + indentLen; // eight digits, and at most one line break with its indentation
+    for (let i = start; i < end; ) {
+      this.room(Math.max(SLACK, 4 * perOctet));
+      const buf = this.buf;
+      let p = this.pos;
+      let count = this.bitCount;
+      const stop = Math.min(end, i + Math.floor((buf.length - p) / perOctet));
+      for (; i < stop; i++) {
+        if ((count & 7) === 0) {
+          buf[p++] = 10;
+          for (let k = 0; k < indentLen; k++) buf[p++] = 32;
+        }
+        const b = bytes[i]!;
+        for (let k = 7; k >= 0; k--) buf[p++] = 48 + ((b >> k) & 1);
+        count++;
+      }
+      this.pos = p;
+      this.bitCount = count;
+    }
+  }
+
+  /** The last octet less its unused bits, on a new line when the last line is full; the close tag on its own line. */
+  private bitsEnd(): void {
+    this.room(8 * this.depth + 24);
+    if ((this.bitCount & 7) === 0) this.nl(this.depth);
+    if (this.bitLast >= 0) {
+      const b = this.bitLast;
+      for (let k = 7; k >= this.bitUnused; k--) this.buf[this.pos++] = 48 + ((b >> k) & 1);
+    }
+    this.nl(this.depth - 1);
+    this.inline = true;
+  }
+
+  private wide(bytes: Uint8Array, start: number, end: number): void {
+    const w = this.wideWidth;
+    const carry = this.wideCarry;
+    let i = start;
+    // A character split between two pieces of a long value (or two segments).
+    while (this.wideCarryLen > 0 && i < end) {
+      carry[this.wideCarryLen++] = bytes[i++]!;
+      if (this.wideCarryLen === w) {
+        this.wideCarryLen = 0;
+        this.wideChar(w === 2 ? (carry[0]! << 8) | carry[1]! : ((carry[0]! << 24) | (carry[1]! << 16) | (carry[2]! << 8) | carry[3]!) >>> 0);
+      }
+    }
+    if (w === 2) for (; i + 2 <= end; i += 2) this.wideChar((bytes[i]! << 8) | bytes[i + 1]!);
+    else for (; i + 4 <= end; i += 4) this.wideChar(((bytes[i]! << 24) | (bytes[i + 1]! << 16) | (bytes[i + 2]! << 8) | bytes[i + 3]!) >>> 0);
+    while (i < end) carry[this.wideCarryLen++] = bytes[i++]!;
+  }
+
+  /**
+   * One BMPString (UTF-16 unit) or UniversalString character as UTF-8. Surrogate pairs make one
+   * character; a lone surrogate, or a UniversalString value beyond U+10FFFF, becomes U+FFFD.
+   */
+  private wideChar(unit: number): void {
+    let cp = unit;
+    if (this.wideWidth === 2) {
+      if (this.wideHigh >= 0) {
+        const high = this.wideHigh;
+        this.wideHigh = -1;
+        if (unit >= 0xdc00 && unit <= 0xdfff) {
+          this.utf8(0x10000 + ((high - 0xd800) << 10) + (unit - 0xdc00));
+          return;
+        }
+        this.utf8(0xfffd);
+      }
+      if (unit >= 0xd800 && unit <= 0xdbff) {
+        this.wideHigh = unit;
+        return;
+      }
+    }
+    if ((cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff) cp = 0xfffd;
+    this.utf8(cp);
+  }
+
+  private utf8(cp: number): void {
+    this.room(16);
+    const buf = this.buf;
+    let p = this.pos;
+    if (cp < 0x80) {
+      const e = TEXT_ESCAPE[cp];
+      if (e === undefined) buf[p++] = cp;
+      else {
+        buf.set(e, p);
+        p += e.length;
+      }
+    } else if (cp < 0x800) {
+      buf[p++] = 0xc0 | (cp >> 6);
+      buf[p++] = 0x80 | (cp & 0x3f);
+    } else if (cp < 0x10000) {
+      buf[p++] = 0xe0 | (cp >> 12);
+      buf[p++] = 0x80 | ((cp >> 6) & 0x3f);
+      buf[p++] = 0x80 | (cp & 0x3f);
+    } else {
+      buf[p++] = 0xf0 | (cp >> 18);
+      buf[p++] = 0x80 | ((cp >> 12) & 0x3f);
+      buf[p++] = 0x80 | ((cp >> 6) & 0x3f);
+      buf[p++] = 0x80 | (cp & 0x3f);
+    }
+    this.pos = p;
+  }
+
   // ---- output -------------------------------------------------------------------------------
 
   private hex(bytes: Uint8Array, start: number, end: number): void {
@@ -177,7 +339,23 @@ export class XerWriter implements ValueObserver {
       this.hexShort(bytes, start, end);
       return;
     }
-    // Long values, as asn1c lays them out: each line is LF, the indentation, then 16 x "XX ".
+    // Runs of whole lines go to HexLines (pooled blocks, no copy); a piece's partial lines come here.
+    const lead = Math.min(end - start, (16 - (this.hexCount & 15)) & 15);
+    const whole = end - start - lead - ((end - start - lead) % 16);
+    if (whole >= HEX_LINES_MIN) {
+      this.hexLines(bytes, start, start + lead);
+      this.ship();
+      this.lines ??= new HexLines(this.out);
+      this.lines.write(bytes, start + lead, start + lead + whole, 4 * this.depth);
+      this.hexCount += whole;
+      this.hexLines(bytes, start + lead + whole, end);
+      return;
+    }
+    this.hexLines(bytes, start, end);
+  }
+
+  /** Long values, as asn1c lays them out: each line is LF, the indentation, then 16 x "XX ". */
+  private hexLines(bytes: Uint8Array, start: number, end: number): void {
     const indentLen = 4 * this.depth;
     const lineLen = 1 + indentLen + 48;
     let i = start;
@@ -315,85 +493,12 @@ export class XerWriter implements ValueObserver {
   }
 }
 
+/** Strings asn1c writes as text (UTF8String, the ISO 646 based ones, times). */
 function isText(u: number): boolean {
-  return u === Universal.UTF8String || u === Universal.ObjectDescriptor || (u >= Universal.NumericString && u <= Universal.GeneralString) || u === Universal.Time || u >= Universal.Date;
+  return u === Universal.UTF8String || u === Universal.ObjectDescriptor || (u >= Universal.NumericString && u <= Universal.GeneralString && !isHexString(u)) || u === Universal.Time || u >= Universal.Date;
 }
 
-/** INTEGER, ENUMERATED, BOOLEAN, OID, RELATIVE-OID, BIT STRING, REAL, BMP/Universal strings, as XER text. */
-function formatScalar(plan: TypePlan, b: Uint8Array, n: number): string {
-  switch (plan.universal) {
-    case Universal.Boolean:
-      return n > 0 && b[0] !== 0 ? '<true/>' : '<false/>';
-    case Universal.Integer:
-    case Universal.Enumerated: {
-      const v = integerText(b, n);
-      if (plan.universal === Universal.Enumerated) {
-        const item = plan.type.def.named.find((x) => x.value.toString() === v);
-        if (item !== undefined) return `<${item.name}/>`;
-      }
-      return v;
-    }
-    case Universal.ObjectIdentifier:
-    case Universal.RelativeOid:
-      return oidText(b, n, plan.universal === Universal.ObjectIdentifier);
-    case Universal.BitString: {
-      let s = '';
-      const unused = n > 0 ? b[0]! & 7 : 0;
-      for (let i = 1; i < n; i++) {
-        const bits = i === n - 1 ? 8 - unused : 8;
-        for (let k = 0; k < bits; k++) s += (b[i]! >> (7 - k)) & 1 ? '1' : '0';
-      }
-      return s;
-    }
-    case Universal.BMPString:
-    case Universal.UniversalString: {
-      const w = plan.universal === Universal.BMPString ? 2 : 4;
-      let s = '';
-      for (let i = 0; i + w <= n; i += w) {
-        let cp = 0;
-        for (let k = 0; k < w; k++) cp = cp * 256 + b[i + k]!;
-        s += cp < 32 ? `<${CONTROL_NAMES[cp]}/>` : cp === 0x26 ? '&amp;' : cp === 0x3c ? '&lt;' : cp === 0x3e ? '&gt;' : String.fromCodePoint(Math.min(cp, 0x10ffff));
-      }
-      // Non-ASCII is written as character references so the byte-per-char ascii() stays correct.
-      return s.replace(/[^\x00-\x7f]/gu, (c) => `&#${c.codePointAt(0)};`);
-    }
-    default: {
-      let s = '';
-      for (let i = 0; i < n; i++) s += HEX_TEXT[b[i]!]!;
-      return s;
-    }
-  }
-}
-
-const HEX_TEXT = Array.from({ length: 256 }, (_, i) => i.toString(16).toUpperCase().padStart(2, '0'));
-
-function integerText(b: Uint8Array, n: number): string {
-  if (n === 0) return '0';
-  if (n <= 6) {
-    let v = (b[0]! << 24) >> 24;
-    for (let i = 1; i < n; i++) v = v * 256 + b[i]!;
-    return String(v);
-  }
-  let v = BigInt.asIntN(8, BigInt(b[0]!));
-  for (let i = 1; i < n; i++) v = (v << 8n) | BigInt(b[i]!);
-  return v.toString();
-}
-
-function oidText(b: Uint8Array, n: number, absolute: boolean): string {
-  const arcs: bigint[] = [];
-  let v = 0n;
-  for (let i = 0; i < n; i++) {
-    v = (v << 7n) | BigInt(b[i]! & 0x7f);
-    if ((b[i]! & 0x80) === 0) {
-      arcs.push(v);
-      v = 0n;
-    }
-  }
-  if (absolute && arcs.length > 0) {
-    // X.690 8.19.4: the first subidentifier packs the first two arcs.
-    const first = arcs[0]!;
-    const top = first < 40n ? 0n : first < 80n ? 1n : 2n;
-    arcs.splice(0, 1, top, first - top * 40n);
-  }
-  return arcs.join('.');
+/** Strings whose character sets asn1c does not convert (T.61, T.100, ISO 2022 graphic and general): written as hex. */
+function isHexString(u: number): boolean {
+  return u === Universal.TeletexString || u === Universal.VideotexString || u === Universal.GraphicString || u === Universal.GeneralString;
 }
