@@ -145,6 +145,10 @@ class SchemaWalker {
   // The primitive being read (in pieces when long).
   private prim: TypePlan | undefined;
   private primIgnore = false;
+  /** The source knows its size, so every length was checked against it: contents may be skipped unread. */
+  private readonly canSkip: boolean;
+  /** The rest of the current long primitive is to be skipped (the reader seeks past it where it can). */
+  private skipPending = false;
   private primOffset = 0;
   private readonly content: ContentCheck;
   private readonly chars = new CharScan();
@@ -163,6 +167,7 @@ class SchemaWalker {
     this.maxWarnings = options.maxWarnings ?? DEFAULT_MAX_WARNINGS;
     this.onDiagnostic = options.onDiagnostic;
     this.obs = options.observer;
+    this.canSkip = channel.size !== undefined;
     this.content = new ContentCheck((code: X690Code, severity, offset, message, expected, actual) => this.report(code, severity, offset, message, expected, actual));
   }
 
@@ -187,6 +192,7 @@ class SchemaWalker {
             if (!this.primIgnore) this.onPiece(ev);
             else if (ev.final) this.primIgnore = false;
           } else if (this.skipDepth < 0) this.onPrimitive(ev);
+          else this.ignoreRest(ev);
         } else if (k === BerEventKind.Start) {
           if (this.skipDepth < 0) this.onStart(ev);
         } else if (this.skipDepth >= 0) {
@@ -195,6 +201,10 @@ class SchemaWalker {
         if (this.errors >= this.maxErrors) {
           complete = false;
           break;
+        }
+        if (this.skipPending) {
+          this.skipPending = false;
+          await r.skipRest();
         }
         // Backpressure: the observer's output drains before more input is read.
         if (this.obs !== undefined && this.obs.needsDrain) await this.obs.drain();
@@ -415,7 +425,7 @@ class SchemaWalker {
     if (parent !== undefined && (parent.kind === Kind.String || parent.kind === Kind.Segment)) {
       this.values++;
       if (!this.segmentTag(parent, ev)) {
-        if (!ev.final) this.primIgnore = true;
+        this.ignoreRest(ev);
         return;
       }
       this.feedSegment(ev);
@@ -431,7 +441,7 @@ class SchemaWalker {
       plan = undefined;
     }
     if (plan === undefined) {
-      if (!ev.final) this.primIgnore = true;
+      this.ignoreRest(ev);
       return;
     }
     this.prim = plan;
@@ -444,13 +454,27 @@ class SchemaWalker {
         this.anyBegin(plan, ev);
         return;
       }
-      if (!ev.final) this.primIgnore = true;
+      this.ignoreRest(ev);
       this.closeLabel(this.child);
       return;
     }
     this.beginContents(plan, ev.offset, ev.length);
+    if (!ev.final && this.canSkip && this.obs === undefined && plan.universal === Universal.OctetString && plan.alphaLo === undefined) {
+      // Contents no check looks into (RAM pages): a SIZE needs only the length, so the reader skips the rest.
+      this.chars.count = ev.length;
+      this.skipPending = true;
+      this.finishPrimitive(ev);
+      return;
+    }
     this.feedContents(ev.bytes, ev.start, ev.end, ev.offset + ev.headerLength);
     if (ev.final) this.finishPrimitive(ev);
+  }
+
+  /** The rest of a long primitive nothing will look at: skipped where the source allows, else read and dropped. */
+  private ignoreRest(ev: BerEvent): void {
+    if (ev.final) return;
+    if (this.canSkip) this.skipPending = true;
+    else this.primIgnore = true;
   }
 
   private onPiece(ev: BerEvent): void {

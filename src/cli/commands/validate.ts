@@ -18,6 +18,7 @@ import { ChannelWriter } from '../../channel/writer.js';
 import { VmsError, formatPath, isVmsError } from '../../errors.js';
 import { DEFAULT_MAX_ERRORS, checkX690 } from '../../asn1/x690/check.js';
 import { formatValidationDiagnostic, loadSchema, validateBer, type ValidationDiagnostic } from '../../asn1/validate/index.js';
+import { sparseReads } from '../../asn1/validate/sparse-reads.js';
 import { XerWriter } from '../../asn1/xer/writer.js';
 import { CLI_READER, EXIT_BAD_STREAM, EXIT_OK, action, hex, openInput, openOutput, toJson, usageExits } from '../util.js';
 
@@ -116,7 +117,9 @@ async function runValidate(stream: string, opts: ValidateOptions): Promise<void>
     // With the XER on stdout, the report goes to stderr.
     const report = opts.xer === '-' ? process.stderr : process.stdout;
     // Text output streams diagnostics as they are found; JSON needs the whole report.
-    const outcome = await validate(new ChannelReader(source, CLI_READER), opts, json ? undefined : (d) => report.write(formatText(d)));
+    // Without XER the schema validator seeks past contents it does not look into; small reads after each seek make that pay.
+    const input = opts.schema !== false && opts.xer === undefined ? sparseReads(source) : source;
+    const outcome = await validate(new ChannelReader(input, CLI_READER), opts, json ? undefined : (d) => report.write(formatText(d)));
     report.write(json ? toJson(toJsonReport(stream, outcome), 2) + '\n' : summary(stream, outcome) + '\n');
     process.exitCode = outcome.valid ? EXIT_OK : EXIT_BAD_STREAM;
   } finally {
