@@ -598,7 +598,8 @@ class SchemaWalker {
 
   private beginContents(plan: TypePlan, offset: number, length: number): void {
     const u = plan.universal;
-    if (u !== Universal.OctetString) this.content.begin(u, offset);
+    // A constructed BIT STRING's unused-bits octets are per segment, checked in feedSegment.
+    if (u !== Universal.OctetString) this.content.begin(length < 0 && u === Universal.BitString ? 0 : u, offset);
     if (plan.sizeLo !== undefined || plan.alphaLo !== undefined) this.chars.begin(u, plan.alphaLo, plan.alphaHi);
     this.bitsBytes = 0;
     this.bitsUnused = 0;
@@ -700,6 +701,7 @@ class SchemaWalker {
       let start = ev.start;
       if (ev.contentOffset === 0 && ev.end > start) {
         this.bitsUnused = ev.bytes[start]!;
+        if (this.bitsUnused > 7) this.report('X690_BIT_STRING', 'error', ev.offset, 'BIT STRING unused-bits octet is above 7 (X.690 8.6.2.2)', '0..7', String(this.bitsUnused));
         if (this.bitsBytes === 0) this.bitsBytes = 1;
         start++;
       }

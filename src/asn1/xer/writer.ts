@@ -251,10 +251,13 @@ export class XerWriter implements ValueObserver {
     }
   }
 
-  /** The last octet less its unused bits, on a new line when the last line is full; the close tag on its own line. */
+  /**
+   * The last octet less its unused bits, at the end of the last line (asn1c also puts an empty line
+   * before that line when it is full: whitespace we leave out); the close tag on a line of its own.
+   */
   private bitsEnd(): void {
     this.room(8 * this.depth + 24);
-    if ((this.bitCount & 7) === 0) this.nl(this.depth);
+    if (this.bitCount === 0) this.nl(this.depth);
     if (this.bitLast >= 0) {
       const b = this.bitLast;
       for (let k = 7; k >= this.bitUnused; k--) this.buf[this.pos++] = 48 + ((b >> k) & 1);
