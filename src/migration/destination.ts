@@ -20,6 +20,7 @@ import { berDecodingSource } from './ber-bridge.js';
 import { ACK_PREFIX, PROGRESS_INTERVAL_MS, PROGRESS_PREFIX, REPORT_PREFIX, writeLine, type AckMessage } from './ack.js';
 import type { DeviceHandler, LiveLoadHandler, MigratableMachine } from './handlers.js';
 import { RamLoadHandler } from './ram-load.js';
+import { RamStaging } from './ram-staging.js';
 import { StallGuardSource } from './stall-guard.js';
 
 export interface DestinationOptions {
@@ -32,6 +33,17 @@ export interface DestinationOptions {
   /** Runs after commit; what it returns is sent to the source as the REPORT line. */
   readonly afterCommit?: () => unknown;
   readonly reader?: ReaderOptions;
+  /**
+   * Prepares staging memory for incoming RAM when the destination is created, before any
+   * stream arrives (QEMU's -mem-prealloc in spirit): a staging copy of every RAM block is
+   * allocated and each of its pages written once, so pages arriving later cost a copy and
+   * no page fault. The staging buffers are kept: on commit a fully received staging buffer
+   * becomes the block's RAM and the block's old buffer becomes the next staging area. Memory
+   * is twice the guest RAM either way, but with this it stays so between migrations.
+   * Creating the destination takes about as long as the faults saved (~0.3-0.5 s per GiB).
+   * Defaults to false (fresh staging per migration, faulted in as pages arrive).
+   */
+  readonly prealloc?: boolean;
 }
 
 export const DEFAULT_MAX_TRAILER_BYTES = 16 << 20;
@@ -61,12 +73,20 @@ export type IncomingStatus = 'none' | 'active' | 'completed' | 'failed';
 export class MigrationDestination extends EventEmitter {
   private state: IncomingStatus = 'none';
   private reader: ChannelReader | undefined;
+  private readonly staging: RamStaging;
 
   constructor(
     private readonly machine: MigratableMachine,
     private readonly options: DestinationOptions = {},
   ) {
     super();
+    this.staging = new RamStaging(machine.memory);
+    if (options.prealloc === true) this.staging.prepare();
+  }
+
+  /** Bytes of staging memory kept between migrations (prealloc only). */
+  get stagingBytes(): number {
+    return this.staging.keptBytes;
   }
 
   get status(): IncomingStatus {
@@ -94,7 +114,7 @@ export class MigrationDestination extends EventEmitter {
     const input = detectFormat(peeked.first) === 'ber' ? berDecodingSource(replay) : replay;
     const r = new ChannelReader(input, { bufferSize: DEFAULT_INCOMING_BUFFER, ...this.options.reader });
     this.reader = r;
-    const ram = new RamLoadHandler(this.machine.memory);
+    const ram = new RamLoadHandler(this.machine.memory, this.staging);
     let committed = false;
     // Progress for the source's downtime estimate, written in order with the ACK that follows.
     let replyChain: Promise<void> = Promise.resolve();

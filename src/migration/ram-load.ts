@@ -1,9 +1,9 @@
 /**
- * The receiving side of the "ram" section: pages go into staging copies of the blocks (fresh
- * zeroed arrays, so untouched zero pages cost no memory until written), with a bitmap of the
- * pages received. Nothing reaches guest RAM before `commit`, which swaps a fully received
- * block in whole and copies page by page otherwise. Record decoding is the stream layer's
- * RamDecoder; here we only check the block list against our RAM and stage pages.
+ * The receiving side of the "ram" section: pages go into staging copies of the blocks (see
+ * ram-staging.ts: fresh zeroed arrays, or buffers prepared before the stream arrived), with a
+ * bitmap of the pages received. Nothing reaches guest RAM before `commit`, which swaps a fully
+ * received block in whole and copies page by page otherwise. Record decoding is the stream
+ * layer's RamDecoder; here we only check the block list against our RAM and stage pages.
  */
 import type { ChannelReader } from '../channel/reader.js';
 import { VmsError } from '../errors.js';
@@ -13,6 +13,7 @@ import { RamDecoder } from '../stream/ram.js';
 import type { GuestMemory } from './guest-memory.js';
 import type { LiveLoadHandler } from './handlers.js';
 import { PageBitmap } from './page-bitmap.js';
+import { RamStaging } from './ram-staging.js';
 
 /** Most RAM blocks a block list may name. */
 const MAX_BLOCKS = 4096;
@@ -20,6 +21,8 @@ const MAX_BLOCKS = 4096;
 interface Staged {
   readonly local: number;
   readonly bytes: Uint8Array;
+  /** The buffer was all zeros when this migration took it: zero pages need no write. */
+  readonly knownZero: boolean;
   readonly received: PageBitmap;
 }
 
@@ -38,7 +41,11 @@ export class RamLoadHandler implements LiveLoadHandler {
   /** Pages received (records, not distinct pages). */
   pages = 0;
 
-  constructor(private readonly memory: GuestMemory) {
+  /** `staging` is where pages wait for commit; by default fresh zeroed memory for this migration. */
+  constructor(
+    private readonly memory: GuestMemory,
+    private readonly staging: RamStaging = new RamStaging(memory),
+  ) {
     this.visitor = {
       ramBlocks: (list) => this.blocks(list),
       ramPage: (p) => this.page(p),
@@ -94,7 +101,8 @@ export class RamLoadHandler implements LiveLoadHandler {
         });
       }
       if (!this.staged.has(b.name)) {
-        this.staged.set(b.name, { local, bytes: new Uint8Array(length), received: new PageBitmap(length >>> mem.pageShift) });
+        const buf = this.staging.acquire(local);
+        this.staged.set(b.name, { local, bytes: buf.bytes, knownZero: buf.knownZero, received: new PageBitmap(length >>> mem.pageShift) });
       }
     }
     this.sawBlocks = true;
@@ -118,8 +126,8 @@ export class RamLoadHandler implements LiveLoadHandler {
     const off = p.offset;
     switch (p.kind) {
       case 'zero':
-        // Staging starts zeroed: only a page sent before, or a non-zero fill, needs writing.
-        if (p.fill !== 0 || s.received.get(page)) s.bytes.fill(p.fill, off, off + ps);
+        // Fresh staging is zeroed: only a page sent before, or a non-zero fill, needs writing there.
+        if (p.fill !== 0 || !s.knownZero || s.received.get(page)) s.bytes.fill(p.fill, off, off + ps);
         break;
       case 'page':
         s.bytes.set(p.wire, off);
@@ -141,7 +149,7 @@ export class RamLoadHandler implements LiveLoadHandler {
     const ps = mem.pageSize;
     for (const s of this.staged.values()) {
       if (s.received.full()) {
-        mem.replaceBlock(s.local, s.bytes);
+        this.staging.install(s.local, s.bytes);
         continue;
       }
       const live = mem.bytesOf(s.local);

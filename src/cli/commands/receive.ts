@@ -29,6 +29,7 @@ export interface ReceiveOptions {
   readonly to: 'qemu' | 'ber';
   readonly sample: boolean;
   readonly ram: number;
+  readonly prealloc: boolean;
   readonly tlsCreds?: string;
   readonly announce: boolean;
   readonly stallTimeout: number;
@@ -101,6 +102,12 @@ export function receiveCommand(): Command {
     .addOption(new Option('--to <format>', 'format of the written stream').choices(['qemu', 'ber']).default('qemu'))
     .option('--sample', 'receive into the built-in sample machine (a `vmstream migrate` source)', false)
     .option('--ram <MiB>', 'with --sample: guest RAM in MiB (must match the source)', intArg, 256)
+    .option(
+      '--prealloc',
+      'with --sample: before listening, allocate and touch a staging copy of guest RAM, so incoming pages cost no page faults (as QEMU -mem-prealloc)',
+      true,
+    )
+    .option('--no-prealloc', 'with --sample: allocate staging memory as pages arrive instead')
     .option('--tls-creds <dir>', 'for tls:, a directory with ca-cert.pem, server-cert.pem, server-key.pem (clients must present a certificate signed by the CA)')
     .option('--stall-timeout <ms>', 'fail when no byte arrives for this long', intArg, 10_000)
     .option('--no-check', 'with -o: do not walk the written file afterwards')
@@ -112,15 +119,20 @@ export function receiveCommand(): Command {
         if ((o.output === undefined) === !o.sample) {
           throw new VmsError('E_USAGE', 'give exactly one of -o FILE and --sample');
         }
+        // The machine and its staging memory are ready before we listen: not on the migration's clock.
+        const machine = o.sample ? new LiveSampleMachine({ ramMiB: o.ram }) : undefined;
+        const dest =
+          machine === undefined
+            ? undefined
+            : new MigrationDestination(machine, {
+                stallTimeoutMs: o.stallTimeout,
+                prealloc: o.prealloc,
+                afterCommit: async () => ({ hash: await machine.hash() }),
+              });
         const conn = await incoming(uri, o);
         const started = performance.now();
         try {
-          if (o.sample) {
-            const machine = new LiveSampleMachine({ ramMiB: o.ram });
-            const dest = new MigrationDestination(machine, {
-              stallTimeoutMs: o.stallTimeout,
-              afterCommit: async () => ({ hash: await machine.hash() }),
-            });
+          if (dest !== undefined) {
             const r = await dest.receive({ source: conn.source, ...(conn.reply !== undefined ? { reply: conn.reply } : {}) });
             const out = { status: 'completed', bytes: r.bytes, ramPages: r.ramPages, devices: r.devices, elapsedMs: Math.round(r.elapsedMs), ...(r.report as object) };
             process.stdout.write(o.json ? `${toJson(out)}\n` : `received ${mib(r.bytes)} in ${Math.round(r.elapsedMs)} ms: ${r.ramPages} pages, ${r.devices} devices; committed\n`);

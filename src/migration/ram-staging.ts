@@ -1,0 +1,98 @@
+/**
+ * Where a destination puts incoming RAM pages before commit: one staging buffer per RAM
+ * block, the same length as the block.
+ *
+ * Two ways to get them:
+ * - on demand (the default): a fresh zeroed array per migration, dropped after it. The OS
+ *   maps its pages lazily, so the first write to each page faults while the stream arrives
+ *   (on a VM about 2 µs per 4 KiB page: ~0.5 s per GiB on the migration clock).
+ * - prepared (`prepare()`, QEMU's -mem-prealloc in spirit): every buffer is allocated and
+ *   written once before the stream arrives, and kept across migrations. On a full commit the
+ *   staging buffer becomes the block's RAM and the block's previous RAM buffer becomes the
+ *   next staging area (double buffering), so there is no copy at commit either.
+ * Memory is twice the guest RAM during a migration either way; prepared staging keeps it
+ * after the migration too.
+ *
+ * A buffer is "known zero" only while nothing was written to it since it was allocated:
+ * then zero pages need no write. A reused buffer (old RAM, or staging from a failed
+ * migration) holds stale bytes, so every zero page must be written into it.
+ */
+import type { GuestMemory } from './guest-memory.js';
+
+export interface StagingBuffer {
+  readonly bytes: Uint8Array;
+  /** Every byte is zero (nothing was written since allocation). */
+  readonly knownZero: boolean;
+}
+
+/** OS page granularity for touching memory: one write per 4 KiB faults every page in. */
+const TOUCH_STRIDE = 4096;
+
+export class RamStaging {
+  /** Kept buffers by block index (prepared staging only). */
+  private readonly kept: (StagingBuffer | undefined)[] = [];
+  private prepared = false;
+
+  constructor(private readonly memory: GuestMemory) {}
+
+  /** True once `prepare()` ran: buffers are kept and reused. */
+  get isPrepared(): boolean {
+    return this.prepared;
+  }
+
+  /** Bytes held in kept staging buffers. */
+  get keptBytes(): number {
+    let n = 0;
+    for (const b of this.kept) n += b?.bytes.length ?? 0;
+    return n;
+  }
+
+  /**
+   * Allocates a staging buffer for every block that has none (or whose length changed) and
+   * touches each of its pages, so incoming pages land in memory that is already mapped.
+   * Costs about as much as the page faults it saves; call it before the stream arrives.
+   */
+  prepare(): void {
+    this.prepared = true;
+    const blocks = this.memory.blocks;
+    for (let i = 0; i < blocks.length; i++) {
+      const length = blocks[i]!.bytes.length;
+      const have = this.kept[i];
+      if (have !== undefined && have.bytes.length === length) continue;
+      const bytes = new Uint8Array(length);
+      touch(bytes);
+      this.kept[i] = { bytes, knownZero: true };
+    }
+  }
+
+  /**
+   * The staging buffer for block `i`, for one migration. Prepared: the kept buffer (from then
+   * on not known zero, since the migration writes it). Otherwise: fresh zeroed memory.
+   */
+  acquire(i: number): StagingBuffer {
+    const length = this.memory.bytesOf(i).length;
+    const have = this.kept[i];
+    if (!this.prepared || have === undefined || have.bytes.length !== length) {
+      const fresh = { bytes: new Uint8Array(length), knownZero: true };
+      if (this.prepared) this.kept[i] = { bytes: fresh.bytes, knownZero: false };
+      return fresh;
+    }
+    this.kept[i] = { bytes: have.bytes, knownZero: false };
+    return have;
+  }
+
+  /**
+   * Makes the fully received staging buffer `bytes` block `i`'s RAM. Prepared: the block's
+   * previous buffer becomes the next staging area (its bytes are stale, not known zero).
+   */
+  install(i: number, bytes: Uint8Array): void {
+    const old = this.memory.bytesOf(i);
+    this.memory.replaceBlock(i, bytes);
+    if (this.prepared) this.kept[i] = { bytes: old, knownZero: false };
+  }
+}
+
+/** Writes one zero byte per OS page: the kernel maps every page now rather than on first use. */
+function touch(bytes: Uint8Array): void {
+  for (let at = 0; at < bytes.length; at += TOUCH_STRIDE) bytes[at] = 0;
+}
