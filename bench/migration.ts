@@ -92,10 +92,9 @@ async function vmstreamMigration(ramMiB: number, randomMiB: number, dirtyRate: n
   }
 }
 
-/** The bench's RAM: `randomMiB` of xorshift bytes at RANDOM_AT (seed 1), as QEMU gets them. */
+/** The bench's RAM: `randomMiB` of xorshift bytes at RANDOM_AT (seed 1), as QEMU's loader puts them. */
 function fillAt(m: LiveSampleMachine, randomMiB: number): void {
-  const ram = m.memory.bytesOf(0);
-  ram.set(randomBytes(randomMiB), RANDOM_AT);
+  m.load(0, RANDOM_AT, randomBytes(randomMiB));
 }
 
 let cached: { mib: number; bytes: Uint8Array } | undefined;

@@ -2,6 +2,11 @@
  * Guest RAM as named blocks (QEMU RAMBlocks), each a Uint8Array, with a dirty log the
  * machine marks as it writes (QEMU's KVM/TCG dirty tracking). Migration reads the log with
  * `syncDirty`, which moves the marks into the migrator's own bitmap and clears the log.
+ *
+ * Every write to guest RAM must be reported with `markDirty`, at all times (not only while a
+ * migration logs): each block also remembers which pages were ever written. A page never
+ * written since its block was allocated zeroed is known to be zero, so migration sends it as a
+ * ZERO record without reading it (reading never-touched memory costs a page fault per page).
  */
 import { VmsError } from '../errors.js';
 import { PageBitmap } from './page-bitmap.js';
@@ -16,10 +21,16 @@ export interface RamBlock {
   readonly bytes: Uint8Array;
   /** Pages written since the last sync, while logging is on. */
   readonly dirty: PageBitmap;
+  /**
+   * Pages that may hold non-zero bytes: written (per `markDirty`) since the block was
+   * allocated zeroed, or every page when its contents came from outside. A clear bit means
+   * the page is zero.
+   */
+  readonly written: PageBitmap;
 }
 
 export class GuestMemory {
-  private readonly list: { name: string; bytes: Uint8Array; dirty: PageBitmap }[] = [];
+  private readonly list: { name: string; bytes: Uint8Array; dirty: PageBitmap; written: PageBitmap }[] = [];
   private readonly byName = new Map<string, number>();
   private logging = 0;
   readonly pageShift: number;
@@ -31,7 +42,10 @@ export class GuestMemory {
     this.pageShift = Math.log2(pageSize);
   }
 
-  /** Adds a block of `length` zero bytes (or takes `bytes` as its contents). Returns its index. */
+  /**
+   * Adds a block of `length` zero bytes (known zero until written), or takes `bytes` as its
+   * contents (every page counts as written). Returns its index.
+   */
   addBlock(name: string, contents: number | Uint8Array): number {
     const bytes = typeof contents === 'number' ? new Uint8Array(contents) : contents;
     if (name.length === 0 || name.length > 255) {
@@ -44,7 +58,10 @@ export class GuestMemory {
       });
     }
     this.byName.set(name, this.list.length);
-    this.list.push({ name, bytes, dirty: new PageBitmap(bytes.length >>> this.pageShift) });
+    const pages = bytes.length >>> this.pageShift;
+    const written = new PageBitmap(pages);
+    if (typeof contents !== 'number') written.setAll();
+    this.list.push({ name, bytes, dirty: new PageBitmap(pages), written });
     return this.list.length - 1;
   }
 
@@ -85,19 +102,25 @@ export class GuestMemory {
 
   /**
    * Records that the machine wrote `length` bytes at `offset` of block `block` (index or
-   * name). Call it after (or as) the write happens. A no-op while no migration logs.
+   * name). Call it after (or as) the write happens, for every write to guest RAM: the pages
+   * count as written from then on, and as dirty while a migration logs.
    */
   markDirty(block: number | string, offset: number, length: number): void {
-    if (this.logging === 0 || length <= 0) return;
+    if (length <= 0) return;
     const i = typeof block === 'number' ? block : this.indexOf(block);
     const b = this.list[i];
-    if (b === undefined || offset < 0 || offset + length > b.bytes.length) {
+    if (b === undefined || !(offset >= 0) || !(offset + length <= b.bytes.length)) {
       throw new VmsError('E_USAGE', 'markDirty outside guest RAM', { path: [String(block)], actual: `${offset}+${length}` });
     }
-    const first = offset >>> this.pageShift;
-    const last = (offset + length - 1) >>> this.pageShift;
-    if (first === last) b.dirty.set(first);
-    else b.dirty.setRange(first, last - first + 1);
+    const first = Math.floor(offset / this.pageSize);
+    const last = Math.floor((offset + length - 1) / this.pageSize);
+    if (first === last) {
+      b.written.set(first);
+      if (this.logging > 0) b.dirty.set(first);
+    } else {
+      b.written.setRange(first, last - first + 1);
+      if (this.logging > 0) b.dirty.setRange(first, last - first + 1);
+    }
   }
 
   /** Moves block `i`'s dirty marks into `into` and clears them (QEMU migration_bitmap_sync). */
@@ -112,8 +135,12 @@ export class GuestMemory {
     return n;
   }
 
-  /** Replaces block `i`'s contents with `bytes` (same length): how a destination commits staged RAM. */
-  replaceBlock(i: number, bytes: Uint8Array): void {
+  /**
+   * Replaces block `i`'s contents with `bytes` (same length): how a destination commits staged
+   * RAM. `written` names the pages of `bytes` that may be non-zero (it is copied); without it
+   * every page counts as written.
+   */
+  replaceBlock(i: number, bytes: Uint8Array, written?: PageBitmap): void {
     const b = this.list[i]!;
     if (bytes.length !== b.bytes.length) {
       throw new VmsError('E_USAGE', `replacement for RAM block ${b.name} has the wrong size`, {
@@ -121,6 +148,14 @@ export class GuestMemory {
         actual: `${bytes.length} bytes`,
       });
     }
+    if (written !== undefined && written.pages !== b.written.pages) {
+      throw new VmsError('E_USAGE', `written-page bitmap for RAM block ${b.name} has the wrong size`, {
+        expected: `${b.written.pages} pages`,
+        actual: `${written.pages} pages`,
+      });
+    }
     b.bytes = bytes;
+    if (written === undefined) b.written.setAll();
+    else b.written.words.set(written.words);
   }
 }

@@ -6,8 +6,9 @@
 import { createHash } from 'node:crypto';
 import { ChannelWriter } from '../channel/writer.js';
 import { MemorySink } from '../channel/transports/memory.js';
-import { SAMPLE_DEVICES, SAMPLE_PAGE_SIZE, freshMachine, generateMachine, type SampleMachine } from '../sample/machine.js';
+import { SAMPLE_DEVICES, SAMPLE_PAGE_SIZE, freshDevices, generateMachine, ramLayout, type SampleMachine } from '../sample/machine.js';
 import type { CpuState, NicState, SerialState, TimerState } from '../sample/devices.js';
+import { VmsError } from '../errors.js';
 import { vmstateDevice } from './device-vmstate.js';
 import { GuestMemory } from './guest-memory.js';
 import type { DeviceHandler, MigratableMachine } from './handlers.js';
@@ -29,7 +30,8 @@ export class LiveSampleMachine implements MigratableMachine {
   readonly machineType: string;
   readonly memory: GuestMemory;
   readonly devices: readonly DeviceHandler[];
-  private readonly state: SampleMachine;
+  /** Device states (RAM lives in `memory`). */
+  private readonly state: Omit<SampleMachine, 'ram'>;
   private running = true;
   private workload: NodeJS.Timeout | undefined;
   private seed = 0x9e3779b9;
@@ -37,9 +39,10 @@ export class LiveSampleMachine implements MigratableMachine {
   /** A machine as a destination has it before loading: zero device state, zero RAM. */
   constructor(options: LiveSampleOptions = {}) {
     this.machineType = options.machineType ?? SAMPLE_MACHINE_TYPE;
-    this.state = freshMachine({ ramMiB: options.ramMiB ?? 64 });
+    this.state = freshDevices();
     this.memory = new GuestMemory(SAMPLE_PAGE_SIZE);
-    for (const b of this.state.ram) this.memory.addBlock(b.name, b.bytes);
+    // Zeroed blocks by size: GuestMemory then knows every page is zero until written.
+    for (const b of ramLayout(options.ramMiB ?? 64)) this.memory.addBlock(b.name, b.size);
     this.devices = SAMPLE_DEVICES.map((d) =>
       vmstateDevice({
         idstr: d.idstr,
@@ -99,10 +102,22 @@ export class LiveSampleMachine implements MigratableMachine {
     const ram = this.memory.bytesOf(0);
     const n = Math.min(ram.length, mib * (1 << 20)) >>> 2;
     fillXorshift(new Uint32Array(ram.buffer, ram.byteOffset, n), seed);
+    this.memory.markDirty(0, 0, n * 4);
     for (let i = 1; i < this.memory.blocks.length; i++) {
       const b = this.memory.bytesOf(i);
       fillXorshift(new Uint32Array(b.buffer, b.byteOffset, b.length >>> 2), (seed ^ (0x5a5a5a5a + i)) >>> 0);
+      this.memory.markDirty(i, 0, b.length);
     }
+  }
+
+  /** Copies `bytes` into block `block` at `offset` (a loader, as QEMU's -device loader) and marks them written. */
+  load(block: number, offset: number, bytes: Uint8Array): void {
+    const ram = this.memory.bytesOf(block);
+    if (!(offset >= 0) || !(offset + bytes.length <= ram.length)) {
+      throw new VmsError('E_USAGE', 'load outside guest RAM', { path: [this.memory.blocks[block]?.name ?? String(block)], actual: `${offset}+${bytes.length}` });
+    }
+    ram.set(bytes, offset);
+    this.memory.markDirty(block, offset, bytes.length);
   }
 
   /**

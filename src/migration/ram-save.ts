@@ -6,8 +6,9 @@
  * Pages to send live in one bitmap per block (`toSend`), which starts all set (the first
  * pass sends every page) and is refilled from the machine's dirty log by `syncPending`.
  * A page is copied into the channel when its record is written, so later guest writes
- * only matter through the dirty log. Zero pages are found word-wise and go out as ZERO
- * records (9 bytes with CONTINUE).
+ * only matter through the dirty log. Zero pages go out as ZERO records (9 bytes with
+ * CONTINUE): pages never written (GuestMemory's `written` bitmap) without reading them,
+ * written ones after a word test and a memcmp with a zero page.
  */
 import type { ChannelWriter } from '../channel/writer.js';
 import { RAM_IDSTR, RAM_VERSION, RamFlag } from '../stream/constants.js';
@@ -40,6 +41,7 @@ export class RamSaveHandler implements LiveSaveHandler {
   readonly version = RAM_VERSION;
   readonly counters: RamSaveCounters = { zeroPages: 0, normalPages: 0, syncs: 0, lastSyncDirtyPages: 0, lastSyncAt: 0, dirtyPagesRate: 0 };
   private toSend: PageBitmap[] = [];
+  private written: PageBitmap[] = [];
   private words: Int32Array[] = [];
   private bytes: Uint8Array[] = [];
   private buffers: Buffer[] = [];
@@ -65,6 +67,7 @@ export class RamSaveHandler implements LiveSaveHandler {
     mem.startDirtyLog();
     this.logging = true;
     this.toSend = [];
+    this.written = [];
     this.words = [];
     this.bytes = [];
     this.buffers = [];
@@ -73,6 +76,7 @@ export class RamSaveHandler implements LiveSaveHandler {
       const bm = new PageBitmap(b.bytes.length >>> mem.pageShift);
       bm.setAll();
       this.toSend.push(bm);
+      this.written.push(b.written);
       this.words.push(wordView(b.bytes));
       this.bytes.push(b.bytes);
       this.buffers.push(bufferView(b.bytes));
@@ -170,6 +174,7 @@ export class RamSaveHandler implements LiveSaveHandler {
     for (let scanned = 0; scanned <= this.toSend.length; scanned++) {
       const bi = this.cursorBlock;
       const bm = this.toSend[bi]!;
+      const written = this.written[bi]!.words;
       const words = this.words[bi]!;
       const bytes = this.bytes[bi]!;
       const buffer = this.buffers[bi]!;
@@ -181,7 +186,8 @@ export class RamSaveHandler implements LiveSaveHandler {
         const hi = Math.floor(off / TWO32);
         const lo = off - hi * TWO32;
         const cont = bi === this.lastBlock ? RamFlag.CONTINUE : 0;
-        if (pageIsZero(words, buffer, off, ps)) {
+        // A page never written is zero: no need to read it (and fault it in).
+        if ((written[page >>> 5]! & (1 << (page & 31))) === 0 || pageIsZero(words, buffer, off, ps)) {
           w.u64Split(hi, (lo | RamFlag.ZERO | cont) >>> 0);
           if (cont === 0) w.countedString(this.names[bi]!);
           w.u8(0);

@@ -379,6 +379,13 @@ export class MigrationSource extends EventEmitter {
 
   private finish(s: MigrationStatus): void {
     this.finishedAt = performance.now();
+    if (s === 'completed') {
+      // As QEMU's migration_calculate_complete: once finished, the bandwidth is the average over
+      // the transfer time. The last window alone can be a tail of 9-byte zero-page records and
+      // would show a fraction of the rate the migration ran at.
+      const transferMs = this.finishedAt - this.startedAt - this.setupMs;
+      if (transferMs > 0) this.bandwidth = ((this.writer?.bytesWritten ?? 0) * 1000) / transferMs;
+    }
     this.setStatus(s);
   }
 

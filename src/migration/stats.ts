@@ -18,7 +18,7 @@ export interface RamStats {
   readonly dirtyPagesRate: number;
   /** Dirty-log syncs (QEMU dirty-sync-count). */
   readonly dirtySyncCount: number;
-  /** Measured channel throughput, megabits per second (QEMU "mbps"). */
+  /** `bandwidth` in megabits per second (QEMU "mbps"). */
   readonly mbps: number;
   readonly pageSize: number;
 }
@@ -42,7 +42,10 @@ export interface MigrationStats {
   readonly maxBandwidth: number;
   /** Bytes the channel has taken. */
   readonly transferredBytes: number;
-  /** Measured bandwidth in bytes/second (last window). */
+  /**
+   * Measured bandwidth in bytes/second: over the last window while migrating; once completed,
+   * the average over the transfer time (total minus setup), as QEMU's final `mbps`.
+   */
   readonly bandwidth: number;
   /** Average throughput over the whole migration, MB/s (10^6). */
   readonly throughputMBps: number;

@@ -48,15 +48,19 @@ export function ramLayout(ramMiB = 4): { name: string; size: number }[] {
   ];
 }
 
-/** A machine as the receiver has it before loading: zero state, zero RAM, its own constants. */
-export function freshMachine(options: SampleOptions = {}): SampleMachine {
+/** Device states as the receiver has them before loading: zero state, its own constants. */
+export function freshDevices(): Omit<SampleMachine, 'ram'> {
   return {
     cpu: emptyState(cpuDesc),
     serial: { ...emptyState(serialDesc), fifoSize: SERIAL_FIFO_SIZE },
     timer: emptyState(timerDesc),
     nic: emptyState(nicDesc),
-    ram: ramLayout(options.ramMiB).map((b) => ({ name: b.name, bytes: new Uint8Array(b.size) })),
   };
+}
+
+/** A machine as the receiver has it before loading: zero state, zero RAM, its own constants. */
+export function freshMachine(options: SampleOptions = {}): SampleMachine {
+  return { ...freshDevices(), ram: ramLayout(options.ramMiB).map((b) => ({ name: b.name, bytes: new Uint8Array(b.size) })) };
 }
 
 /** mulberry32: a small deterministic PRNG, enough for test data. */

@@ -55,6 +55,7 @@ test('golden bytes: an idle two-block machine gives QEMU RAM records (MEM_SIZE, 
   memory.addBlock('a', 2 * 4096);
   memory.addBlock('rom', 4096);
   memory.bytesOf(0).fill(0xab, 4096, 8192); // page 1 of "a" is non-zero
+  memory.markDirty(0, 4096, 4096);
   const machine: MigratableMachine = { machineType: 'm', memory, devices: [], stop() {}, resume() {} };
   const sink = new MemorySink();
   await new MigrationSource(machine).migrate({ sink });
@@ -108,6 +109,7 @@ test('the RAM handler keeps its pages-to-send count exact across partial section
   memory.addBlock('a', 64 * 4096);
   memory.addBlock('b', 16 * 4096);
   memory.bytesOf(0).fill(0x11, 0, 8 * 4096);
+  memory.markDirty(0, 0, 8 * 4096);
   const ram = new RamSaveHandler(memory);
   const w = new ChannelWriter(new MemorySink());
   ram.setup(w);
