@@ -12,11 +12,12 @@ import type { ByteSource } from '../../channel/transport.js';
 /** First read after a seek, in bytes. */
 export const SPARSE_FIRST_READ = 4 << 10;
 
-/** `source` with small reads after each seek; a source that cannot seek is returned as it is. */
+/** `source` with small reads at first and after each seek; a source that cannot seek is returned as it is. */
 export function sparseReads(source: ByteSource, firstRead = SPARSE_FIRST_READ): ByteSource {
   const seek = source.seek;
   if (seek === undefined || source.size === undefined) return source;
-  let window = Number.MAX_SAFE_INTEGER;
+  // Small from the start too: the first long value may begin near the top of the file.
+  let window = firstRead;
   return {
     size: source.size,
     read(into: Uint8Array): Promise<number> {
