@@ -19,7 +19,7 @@ import { encodeConfiguration } from '../stream/config.js';
 import { SectionType } from '../stream/constants.js';
 import { encodeVmdesc, type VmdescDevice } from '../stream/vmdesc.js';
 import { berEncodingSink } from './ber-bridge.js';
-import { ReturnPath } from './ack.js';
+import { PROGRESS_INTERVAL_MS, ReturnPath } from './ack.js';
 import type { MigratableMachine } from './handlers.js';
 import { RamSaveHandler } from './ram-save.js';
 import { writeFileHeader, writeFooter, writeFullHeader, writeShortHeader } from './sections.js';
@@ -201,6 +201,7 @@ export class MigrationSource extends EventEmitter {
     const ram = new RamSaveHandler(machine.memory);
     this.writer = w;
     this.ram = ram;
+    const stopWatchdog = this.startWatchdog(w);
     let stopped = false;
     let report: unknown;
     const returnPath = conn.reverse !== undefined ? new ReturnPath(conn.reverse) : undefined;
@@ -314,29 +315,43 @@ export class MigrationSource extends EventEmitter {
       this.finish(this.cancelled ? 'cancelled' : 'failed');
       throw err;
     } finally {
+      stopWatchdog();
       ram.cleanup();
       await conn.reverse?.close().catch(() => undefined);
     }
   }
 
   /**
-   * Waits (at most `maxMs`) until the destination reports having consumed every byte put,
-   * polling its progress reports (they come every PROGRESS_INTERVAL_MS).
+   * Waits (at most `maxMs`) until the destination has consumed every byte put, by its
+   * progress reports (every PROGRESS_INTERVAL_MS) and what it takes between them.
    */
   private async waitConsumed(w: ChannelWriter, rp: ReturnPath, maxMs: number): Promise<void> {
     const until = performance.now() + maxMs;
     await this.drain(w);
     w.flush();
-    while (rp.consumed < w.bytesPut && performance.now() < until && rp.refusal === undefined && w.error === undefined) {
+    while (this.consumedNow(rp) < w.bytesPut && performance.now() < until && rp.refusal === undefined && w.error === undefined) {
       await sleep(CONSUMED_POLL_MS);
       this.checkCancelled();
     }
     if (rp.consumedAt > 0) {
-      const now = performance.now();
       const start = this.passStart;
-      if (start !== undefined && now - start.at >= BANDWIDTH_WINDOW_MS) this.passRate = ((rp.consumed - start.bytes) * 1000) / (now - start.at);
-      this.passStart = { at: now, bytes: rp.consumed };
+      if (start !== undefined && rp.consumedAt - start.at >= BANDWIDTH_WINDOW_MS) {
+        this.passRate = ((rp.consumed - start.bytes) * 1000) / (rp.consumedAt - start.at);
+      }
+      this.passStart = { at: rp.consumedAt, bytes: rp.consumed };
     }
+  }
+
+  /**
+   * The destination's consumed count now: its last report plus what it takes at the measured
+   * bandwidth since, for at most one report interval (a report is up to that old when it
+   * comes; waiting for the next one cost ~25 ms per switch-over). Later than that, the
+   * destination may have stalled: only its reports count.
+   */
+  private consumedNow(rp: ReturnPath): number {
+    if (rp.consumedAt === 0) return 0;
+    const since = Math.min(performance.now() - rp.consumedAt, PROGRESS_INTERVAL_MS);
+    return rp.consumed + (this.safeBandwidth() * Math.max(0, since)) / 1000;
   }
 
   /** The bandwidth the downtime estimate uses: the lower of the last window's and the last pass's. */
@@ -408,7 +423,7 @@ export class MigrationSource extends EventEmitter {
    */
   private inFlight(w: ChannelWriter): number {
     const rp = this.returnPath;
-    if (rp !== undefined && rp.consumedAt > 0) return Math.max(0, w.bytesPut - rp.consumed);
+    if (rp !== undefined && rp.consumedAt > 0) return Math.max(0, w.bytesPut - this.consumedNow(rp));
     return w.pending;
   }
 
@@ -447,9 +462,36 @@ export class MigrationSource extends EventEmitter {
     }
   }
 
+  /** Waits for room in the channel's queue; the watchdog fails it if the peer stalls meanwhile. */
   private async drain(w: ChannelWriter): Promise<void> {
-    if (w.needsDrain || w.error !== undefined) await this.deadline(w.drain(), 'the destination to take more bytes');
+    if (w.needsDrain || w.error !== undefined) await w.drain();
     else w.flush();
+  }
+
+  /**
+   * Fails the channel with E_TIMEOUT when it holds bytes for the peer and the peer takes none
+   * for the stall timeout (progress-based, so a low bandwidth limit is not mistaken for a
+   * stall); a drain waiting on it then rejects. One timer for the whole migration rather than
+   * one per drain (a few hundred per GiB). Returns its stop function.
+   */
+  private startWatchdog(w: ChannelWriter): () => void {
+    let seen = w.bytesWritten;
+    let idleSince = performance.now();
+    const step = Math.max(10, Math.min(1000, this.stallTimeoutMs / 4));
+    const timer = setInterval(() => {
+      const now = performance.now();
+      if (w.bytesWritten !== seen || w.pending === 0) {
+        seen = w.bytesWritten;
+        idleSince = now;
+      } else if (now - idleSince >= this.stallTimeoutMs) {
+        w.destroy(
+          new VmsError('E_TIMEOUT', `peer stalled: no progress for ${this.stallTimeoutMs} ms waiting for the destination to take more bytes`, {
+            offset: w.bytesWritten,
+          }),
+        );
+      }
+    }, step);
+    return () => clearInterval(timer);
   }
 
   /**
