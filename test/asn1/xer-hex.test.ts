@@ -101,18 +101,40 @@ class GatedSink implements ByteSink {
   destroy(): void {}
 }
 
-test('a stalled sink: pooled blocks are not reused while queued (the rest is copied), output intact', async () => {
-  const sink = new GatedSink();
-  const out = new ChannelWriter(sink);
-  const lines = new HexLines(out);
-  // 40 blocks' worth of lines in one go, more than the pool holds; then more after a partial drain.
-  const input = bytes(40 * 4096 * 16, 9);
-  lines.write(input, 0, input.length, 4);
-  const more = bytes(5 * 4096 * 16 + 64, 10);
-  lines.write(more, 0, more.length, 8);
-  sink.open();
-  await out.flushAll();
-  const text = Buffer.from(sink.inner.bytes()).toString('latin1');
-  const body = (b: Uint8Array, indent: number) => expected('x', b, indent).slice(3, -(indent - 4) - 5);
-  assert.equal(text, body(input, 4) + body(more, 8));
-});
+for (const noWasm of [false, true]) {
+  const engine = noWasm ? 'js' : 'wasm';
+
+  test(`HexLines (${engine}): lines at indentations 4 to 400, from any input offset, as a plain formatter writes them`, async () => {
+    const sink = new MemorySink();
+    const out = new ChannelWriter(sink);
+    const lines = new HexLines(out, { noWasm });
+    assert.equal(lines.engine, engine);
+    const input = bytes(9000 * 16 + 7, 4);
+    let want = '';
+    // Deep indentation means fewer lines per block; odd start offsets cover unaligned input.
+    for (const [indent, from, n] of [[4, 0, 16], [8, 3, 4097 * 16], [400, 7, 1500 * 16], [12, 1, 9000 * 16]] as const) {
+      lines.write(input, from, from + n, indent);
+      want += expected('x', input.subarray(from, from + n), indent).slice(3, -(indent + 1));
+    }
+    await out.flushAll();
+    assert.equal(Buffer.from(sink.bytes()).toString('latin1'), want);
+  });
+
+  test(`a stalled sink (${engine}): pooled blocks are not reused while queued (the rest is copied), output intact`, async () => {
+    const sink = new GatedSink();
+    const out = new ChannelWriter(sink);
+    const lines = new HexLines(out, { noWasm });
+    // At indentation 400 a block holds 729 lines: 40 blocks' worth in one go is more than the pool
+    // holds; then more at another indentation.
+    const input = bytes(40 * 729 * 16, 9);
+    lines.write(input, 0, input.length, 400);
+    const more = bytes(5 * 4096 * 16 + 64, 10);
+    lines.write(more, 0, more.length, 8);
+    sink.open();
+    await out.flushAll();
+    const text = Buffer.from(sink.inner.bytes()).toString('latin1');
+    // The lines alone: expected() less its open tag and its closing line.
+    const body = (b: Uint8Array, indent: number) => expected('x', b, indent).slice(3, -(indent + 1));
+    assert.equal(text, body(input, 400) + body(more, 8));
+  });
+}
