@@ -117,7 +117,7 @@ test('BMPString: & < > and control characters are escaped where asn1c writes the
   assert.equal(normalizeXml(unescaped), normalizeXml(theirs));
 });
 
-test('strings asn1c writes as hex (Teletex, Videotex, Graphic, General) and as text (Visible, Numeric, Printable, IA5, UTF8)', async (t) => {
+test('strings asn1c writes as hex (Teletex, Videotex, Graphic, General) and as text (Visible, Numeric, Printable, IA5, UTF8, times, ObjectDescriptor); OIDs', async (t) => {
   if (!requireTools(t)) return;
   const ber = await encodeValues((w) => {
     w.primitive(u(Universal.TeletexString), text('t61 \xe9x'));
@@ -130,6 +130,12 @@ test('strings asn1c writes as hex (Teletex, Videotex, Graphic, General) and as t
     w.primitive(u(Universal.PrintableString), text("It's (1+2)=3?"));
     w.ia5String('ia5\ttab');
     w.utf8String('utf8 é <>');
+    w.primitive(u(Universal.UTCTime), text('261126101500Z'));
+    w.primitive(u(Universal.GeneralizedTime), text('20261126101500.25+0100'));
+    w.primitive(u(Universal.ObjectDescriptor), text('a descriptor'));
+    w.oid('1.2.840.113549.1.1.11');
+    w.oid('2.999.1');
+    w.relativeOid('5.128.16384');
   });
   const ours = await compare('strings', ber);
   assert.ok(ours.includes('<teletex>74 36 31 20 E9 78</teletex>'));
@@ -156,6 +162,8 @@ test('ANY: the whole TLV in hex, primitive or constructed, definite or indefinit
     // pair [2] Pair { id, value ANY DEFINED BY id }, with and without the value
     w.startIndefinite(ctx(2)).oid('2.5.4.3').utf8String('example').end();
     w.startIndefinite(ctx(2)).oid('1.2.840.113549.1.1.11').end();
+    // anys [3] SEQUENCE OF ANY
+    w.startIndefinite(ctx(3)).integer(-1).ia5String('x').startDefinite(UniversalTag.Sequence, 0).end().end();
   });
   const ours = await compare('any', ber, true);
   assert.ok(ours.includes('<any>02 01 2A</any>'));
