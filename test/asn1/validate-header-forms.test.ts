@@ -7,7 +7,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { parseHeader, newHeader } from '../../src/format/ber/header.js';
 import { INDEFINITE } from '../../src/format/ber/length.js';
@@ -149,4 +153,19 @@ test('putHeader rebuilds any header byte for byte: padded tag numbers and length
     const end = putHeader({ ...parsed, offset: 0, tagName: '' }, out, 0);
     assert.deepEqual(out.subarray(0, end), input);
   }), { numRuns: 2000 });
+});
+
+test('vmstream validate with a schema prints the warning with its offset and path, and exits 0', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vms-header-forms-'));
+  try {
+    const file = join(dir, 'segmented.ber');
+    writeFileSync(file, hex('30 16 02 01 01 60 11 02 01 03 24 80 04 81 02 61 62 04 01 63 00 00 80 00'));
+    const main = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+    const r = spawnSync(process.execPath, [main, 'validate', '--schema', fixturePath('LDAPv3.asn'), '--type', 'LDAPMessage', file], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /warning X690_LENGTH_FORM at byte 13 \(0xd\) in LDAPMessage\.protocolOp\.bindRequest\.name: OCTET STRING length 2 is encoded in 2 octets where 1 suffice/);
+    assert.match(r.stdout, /valid \(.*1 warning/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
