@@ -1,7 +1,7 @@
 /**
- * BER device bodies are buffered whole and decoded synchronously (src/stream/ber/reader.ts,
- * bufferRest + *Sync): the bytes must come out the same however the input is cut into reads,
- * and a body that is cut short or badly framed must still fail with the offset and path.
+ * BER device bodies are decoded by a step machine that waits for bytes only when it runs out
+ * (src/stream/ber/cursor.ts): the bytes must come out the same however the input is cut into
+ * reads, and a body that is cut short or badly framed must still fail with the offset and path.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -100,7 +100,7 @@ test('a reserved length octet inside a device body is an E_BER at its offset', a
   );
 });
 
-test('a reader maxBuffer below the 4 MiB sync limit caps the buffering (no E_LIMIT) and gives the same bytes', async () => {
+test('a small reader maxBuffer is never exceeded (no E_LIMIT) and gives the same bytes', async () => {
   const ber = await toBer(qemu);
   // The RAM page runs here need up to 64 pages (262208 bytes) buffered whole.
   for (const maxBuffer of [1 << 19, 300000]) {
