@@ -1,13 +1,13 @@
 // Interop: tools that know nothing of QEMU check our BER against schema/migration.asn1.
 //  - asn1c -fcompound-names compiles the schema; its sample converter (built with
-//    -DPDU=MigrationStream, cached in a temp dir keyed by the schema's hash) decodes our BER
+//    -DPDU=MigrationStream, cached in a temp dir keyed by the schema's hash, see
+//    test/asn1/asn1c-xer.ts) decodes our BER
 //    of every fixture stream, and of a device section using every Value alternative.
 //  - libtasn1's asn1Parser accepts the schema.
 // Missing tools fail these tests unless VMSTREAM_SKIP_INTEROP=1 is set.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -17,6 +17,7 @@ import { qemuToBer } from '../../src/stream/ber/convert.js';
 import { BerStreamWriter } from '../../src/stream/ber/writer.js';
 import type { SectionHeader } from '../../src/stream/events.js';
 import * as V from '../../src/vmstate/index.js';
+import { asn1cConverter } from '../asn1/asn1c-xer.js';
 
 const SCHEMA = 'schema/migration.asn1';
 const FIXTURES = 'test/fixtures/qemu';
@@ -41,33 +42,8 @@ function requireTool(t: { skip: (m: string) => void }, tool: string): boolean {
   assert.fail(`${tool} is not installed: install it (apt-get install asn1c libtasn1-bin) or set VMSTREAM_SKIP_INTEROP=1`);
 }
 
-let decoder: string | undefined;
-
-/** Builds asn1c's sample converter for the schema once per schema content; reused from the temp dir. */
-function asn1cDecoder(): string {
-  if (decoder !== undefined) return decoder;
-  const schema = readFileSync(SCHEMA);
-  const version = run('asn1c', ['-v']).out.trim();
-  const key = createHash('sha256').update(schema).update(version).digest('hex').slice(0, 16);
-  const dir = join(tmpdir(), `vmstream-asn1c-${key}`);
-  const progname = join(dir, 'progname');
-  if (!existsSync(progname)) {
-    // Build beside the final place, then rename: a parallel run never sees a half-built tree.
-    const work = mkdtempSync(join(tmpdir(), 'vmstream-asn1c-build-'));
-    writeFileSync(join(work, 'migration.asn1'), schema);
-    const gen = run('asn1c', ['-fcompound-names', 'migration.asn1'], work);
-    assert.equal(gen.status, 0, `asn1c failed:\n${gen.out}`);
-    const make = run('make', ['-f', 'Makefile.am.sample', 'CFLAGS+=-DPDU=MigrationStream -I.', '-j2'], work);
-    assert.equal(make.status, 0, `building asn1c's converter failed:\n${make.out.slice(-4000)}`);
-    try {
-      renameSync(work, dir);
-    } catch {
-      rmSync(work, { recursive: true, force: true }); // another run won the race
-    }
-  }
-  decoder = progname;
-  return progname;
-}
+/** asn1c's sample converter for the schema, built once per schema content (test/asn1/asn1c-xer.ts; shared with the XER test). */
+const asn1cDecoder = (): string => asn1cConverter(SCHEMA, 'MigrationStream');
 
 /** Decodes `ber` with asn1c's converter; returns its exit status and output. */
 function asn1cDecode(ber: Uint8Array, name: string): { status: number | null; out: string } {
