@@ -9,10 +9,7 @@
  *
  *   npm run build && node dist/bench/ber-convert.js [--cache DIR]
  */
-import { spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MemorySink } from '../src/channel/transports/memory.js';
@@ -21,13 +18,9 @@ import { runConvert } from '../src/cli/commands/convert.js';
 import { readAnyStream } from '../src/stream/ber/any.js';
 import { qemuToBer } from '../src/stream/ber/convert.js';
 import { StreamWriter } from '../src/stream/writer.js';
+import { NULL_SINK, benchCache, benchStream, cacheArg, measure, rowAdder, sha256, type BenchRow } from './common.js';
 
-export interface BenchRow {
-  readonly name: string;
-  readonly value: number;
-  readonly unit: string;
-  readonly note?: string;
-}
+export type { BenchRow } from './common.js';
 
 export interface BerConvertBenchOptions {
   /** Cache directory holding the bench stream. Defaults to $TMPDIR/vmstream-bench-cache. */
@@ -38,41 +31,11 @@ export interface BerConvertBenchOptions {
 
 export const name = 'ber-convert';
 
-const TOOL = fileURLToPath(new URL('../tools/qemu-streams.js', import.meta.url));
-
-function benchStream(cache: string, log: (s: string) => void): string | undefined {
-  const path = join(cache, 'bench.mig');
-  if (existsSync(path) && statSync(path).size > 0) return path;
-  log(`making the bench stream in ${path} (QEMU, about half a minute)`);
-  const r = spawnSync(process.execPath, [TOOL, '--bench', path], { stdio: 'inherit' });
-  return r.status === 0 && existsSync(path) ? path : undefined;
-}
-
-const cpuMsOf = (u: NodeJS.CpuUsage): number => (u.user + u.system) / 1000;
-
-/** Wall time and CPU time (user + system) of one in-process run. */
-async function measure(body: () => Promise<void>): Promise<{ ms: number; cpuMs: number }> {
-  const c = process.cpuUsage();
-  const t0 = performance.now();
-  await body();
-  return { ms: performance.now() - t0, cpuMs: cpuMsOf(process.cpuUsage(c)) };
-}
-
-async function sha256(path: string): Promise<string> {
-  const h = createHash('sha256');
-  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) h.update(chunk as Buffer);
-  return h.digest('hex');
-}
-
 export async function run(opts: BerConvertBenchOptions = {}): Promise<BenchRow[]> {
   const log = opts.log ?? ((s: string) => console.log(s));
-  const cache = opts.cacheDir ?? join(tmpdir(), 'vmstream-bench-cache');
-  mkdirSync(cache, { recursive: true });
+  const cache = benchCache(opts.cacheDir);
   const rows: BenchRow[] = [];
-  const add = (r: BenchRow): void => {
-    rows.push(r);
-    log(`${r.name.padEnd(40)} ${r.value.toFixed(r.unit === '%' ? 2 : 1).padStart(9)} ${r.unit}${r.note !== undefined ? `  (${r.note})` : ''}`);
-  };
+  const add = rowAdder(rows, log);
   const path = benchStream(cache, log);
   if (path === undefined) {
     add({ name: 'ber-convert bench', value: 0, unit: 'skipped', note: 'could not make the bench stream (QEMU missing?)' });
@@ -134,13 +97,12 @@ async function deviceHeavyRows(add: (r: BenchRow) => void): Promise<void> {
   const berSink = new MemorySink();
   await qemuToBer(qemu, berSink);
   const ber = berSink.bytes();
-  const nullSink = { write: async (): Promise<void> => undefined, close: async (): Promise<void> => undefined, destroy: (): void => undefined };
   const perPass = async (input: Uint8Array): Promise<number> => {
     let bestCpu = Infinity;
     for (let round = 0; round < 3; round++) {
       const t = await measure(async () => {
         for (let i = 0; i < 20; i++) {
-          const w = new ChannelWriter(nullSink);
+          const w = new ChannelWriter(NULL_SINK);
           await readAnyStream(input, new StreamWriter(w));
           await w.close();
         }
@@ -159,7 +121,4 @@ async function deviceHeavyRows(add: (r: BenchRow) => void): Promise<void> {
 export const berConvertBench = { name, run };
 export default berConvertBench;
 
-if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
-  const i = process.argv.indexOf('--cache');
-  await run(i > 0 && process.argv[i + 1] !== undefined ? { cacheDir: process.argv[i + 1]! } : {});
-}
+if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) await run(cacheArg(process.argv));

@@ -15,6 +15,7 @@ import { ChannelWriter } from '../src/channel/writer.js';
 import type { ByteSink, ByteSource } from '../src/channel/transport.js';
 import { BerEventKind, BerReader, BerWriter, TagClass, UniversalTag, berTag, integerSize, tlvSize } from '../src/format/ber/index.js';
 import { checkX690 } from '../src/asn1/x690/check.js';
+import type { BenchRow } from './common.js';
 
 export interface BerBenchOptions {
   /** Size of the generated stream in MiB. Defaults to 256. */
@@ -25,13 +26,7 @@ export interface BerBenchOptions {
   readonly log?: (line: string) => void;
 }
 
-/** One measurement, in the shape bench/run.ts collects from every bench module. */
-export interface BenchRow {
-  readonly name: string;
-  readonly value: number;
-  readonly unit: string;
-  readonly note?: string;
-}
+export type { BenchRow } from './common.js';
 
 export const name = 'ber';
 

@@ -19,13 +19,9 @@ import { ChannelReader } from '../src/channel/reader.js';
 import { ChannelWriter } from '../src/channel/writer.js';
 import { FileSink, FileSource } from '../src/channel/transports/file.js';
 import { listen, openSink } from '../src/channel/open.js';
+import type { BenchRow } from './common.js';
 
-export interface BenchRow {
-  readonly name: string;
-  readonly value: number;
-  readonly unit: string;
-  readonly note?: string;
-}
+export type { BenchRow } from './common.js';
 
 export interface ChannelBenchOptions {
   /** File size in MiB. Defaults to 256 (32 with `quick`). */

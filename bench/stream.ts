@@ -11,9 +11,7 @@
  *   npm run build && node dist/bench/stream.js [--cache DIR]
  */
 import { spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ChannelWriter } from '../src/channel/writer.js';
@@ -21,13 +19,9 @@ import { runConvert } from '../src/cli/commands/convert.js';
 import { CLI_READER, openInput } from '../src/cli/util.js';
 import { readStream } from '../src/stream/reader.js';
 import { StreamWriter } from '../src/stream/writer.js';
+import { NULL_SINK, benchCache, benchStream, cacheArg, measure, rowAdder, sha256, type BenchRow } from './common.js';
 
-export interface BenchRow {
-  readonly name: string;
-  readonly value: number;
-  readonly unit: string;
-  readonly note?: string;
-}
+export type { BenchRow } from './common.js';
 
 export interface StreamBenchOptions {
   /** Cache directory for the bench stream and QEMU's source. Defaults to $TMPDIR/vmstream-bench-cache. */
@@ -39,15 +33,6 @@ export interface StreamBenchOptions {
 export const name = 'stream';
 
 const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
-const TOOL = fileURLToPath(new URL('../tools/qemu-streams.js', import.meta.url));
-
-function benchStream(cache: string, log: (s: string) => void): string | undefined {
-  const path = join(cache, 'bench.mig');
-  if (existsSync(path) && statSync(path).size > 0) return path;
-  log(`making the bench stream in ${path} (QEMU, about half a minute)`);
-  const r = spawnSync(process.execPath, [TOOL, '--bench', path], { stdio: 'inherit' });
-  return r.status === 0 && existsSync(path) ? path : undefined;
-}
 
 /** QEMU 7.2's analyze-migration.py from the Debian source package, or a reason it is missing. */
 function analyzeScript(cache: string, log: (s: string) => void): { path?: string; note?: string } {
@@ -89,31 +74,11 @@ function timeCommand(cmd: string, args: readonly string[]): { ms: number; cpuMs?
   return { ms, ...(cpuMs !== undefined ? { cpuMs } : {}), status: r.status, stderr };
 }
 
-const cpuMsOf = (u: NodeJS.CpuUsage): number => (u.user + u.system) / 1000;
-
-/** Wall time and CPU time of one in-process run. */
-async function measure(body: () => Promise<void>): Promise<{ ms: number; cpuMs: number }> {
-  const c = process.cpuUsage();
-  const t0 = performance.now();
-  await body();
-  return { ms: performance.now() - t0, cpuMs: cpuMsOf(process.cpuUsage(c)) };
-}
-
-async function sha256(path: string): Promise<string> {
-  const h = createHash('sha256');
-  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) h.update(chunk as Buffer);
-  return h.digest('hex');
-}
-
 export async function run(opts: StreamBenchOptions = {}): Promise<BenchRow[]> {
   const log = opts.log ?? ((s: string) => console.log(s));
-  const cache = opts.cacheDir ?? join(tmpdir(), 'vmstream-bench-cache');
-  mkdirSync(cache, { recursive: true });
+  const cache = benchCache(opts.cacheDir);
   const rows: BenchRow[] = [];
-  const add = (r: BenchRow): void => {
-    rows.push(r);
-    log(`${r.name.padEnd(40)} ${r.value.toFixed(r.unit === 'ms' ? 0 : r.unit === 'x' ? 2 : 1).padStart(9)} ${r.unit}${r.note !== undefined ? `  (${r.note})` : ''}`);
-  };
+  const add = rowAdder(rows, log);
   const path = benchStream(cache, log);
   if (path === undefined) {
     add({ name: 'stream bench', value: 0, unit: 'skipped', note: 'could not make the bench stream (QEMU missing?)' });
@@ -165,11 +130,10 @@ export async function run(opts: StreamBenchOptions = {}): Promise<BenchRow[]> {
 
   // 3. Byte-identical rewrite: to a null sink (our code alone), then to a file (on tmpfs when
   // there is one, so the disk's write speed is not what we measure), as `vmstream convert` does it.
-  const nullSink = { write: async (): Promise<void> => undefined, close: async (): Promise<void> => undefined, destroy: (): void => undefined };
   rate(
     'rewrite to a null sink',
     await measure(async () => {
-      const wn = new ChannelWriter(nullSink, { chunkSize: 1 << 20 });
+      const wn = new ChannelWriter(NULL_SINK, { chunkSize: 1 << 20 });
       await readStream(openInput(path), new StreamWriter(wn), { reader: CLI_READER });
       await wn.close();
     }),
@@ -190,7 +154,7 @@ export async function run(opts: StreamBenchOptions = {}): Promise<BenchRow[]> {
   rate(
     'rewrite from memory to a null sink',
     await measure(async () => {
-      const wm = new ChannelWriter(nullSink, { chunkSize: 1 << 20 });
+      const wm = new ChannelWriter(NULL_SINK, { chunkSize: 1 << 20 });
       await readStream(bytes, new StreamWriter(wm));
       await wm.close();
     }),
@@ -204,7 +168,4 @@ export async function run(opts: StreamBenchOptions = {}): Promise<BenchRow[]> {
 export const streamBench = { name, run };
 export default streamBench;
 
-if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
-  const i = process.argv.indexOf('--cache');
-  await run(i > 0 && process.argv[i + 1] !== undefined ? { cacheDir: process.argv[i + 1]! } : {});
-}
+if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) await run(cacheArg(process.argv));

@@ -16,13 +16,9 @@ import { FileSink, FileSource } from '../src/channel/transports/file.js';
 import { BinaryInputVisitor, BinaryOutputVisitor } from '../src/format/binary/index.js';
 import { array, bool, buffer, emptyState, int32, int64, load, save, struct, uint16, uint32, uint64, uint8, vmstate } from '../src/vmstate/index.js';
 import type { AnyVmsd, Field, StateOf } from '../src/vmstate/index.js';
+import type { BenchRow } from './common.js';
 
-export interface BenchRow {
-  readonly name: string;
-  readonly value: number;
-  readonly unit: string;
-  readonly note?: string;
-}
+export type { BenchRow } from './common.js';
 
 export interface VmstateBenchOptions {
   /** Smaller inputs and shorter runs (CI smoke run): an 8 MiB buffer, 100 ms. Defaults to false. */
