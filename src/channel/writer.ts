@@ -221,6 +221,19 @@ export class ChannelWriter {
     return this;
   }
 
+  /**
+   * Bytes `start..end` of `src`, always copied: `bytesCopy(src.subarray(start, end))` without
+   * making the view (a page per call on the migration hot path).
+   */
+  bytesCopyRange(src: Buffer, start: number, end: number): this {
+    if (!(start >= 0 && start <= end && end <= src.length)) {
+      throw new VmsError('E_USAGE', 'copy range outside the source buffer', { expected: `0 <= start <= end <= ${src.length}`, actual: `${start}..${end}` });
+    }
+    if (this.pos + (end - start) > this.cur.length) return this.bytesCopy(src.subarray(start, end));
+    this.pos += src.copy(this.cur, this.pos, start, end);
+    return this;
+  }
+
   /** `n` zero bytes (QEMU VMSTATE_UNUSED on save). */
   zeros(n: number): this {
     if (!Number.isSafeInteger(n) || n < 0) {

@@ -43,7 +43,6 @@ export class RamSaveHandler implements LiveSaveHandler {
   private toSend: PageBitmap[] = [];
   private written: PageBitmap[] = [];
   private words: Int32Array[] = [];
-  private bytes: Uint8Array[] = [];
   private buffers: Buffer[] = [];
   /** Pages set in the send bitmaps: kept as pages go out, recounted at each sync (no per-check popcount). */
   private left = 0;
@@ -69,7 +68,6 @@ export class RamSaveHandler implements LiveSaveHandler {
     this.toSend = [];
     this.written = [];
     this.words = [];
-    this.bytes = [];
     this.buffers = [];
     this.names = [];
     for (const b of mem.blocks) {
@@ -78,7 +76,6 @@ export class RamSaveHandler implements LiveSaveHandler {
       this.toSend.push(bm);
       this.written.push(b.written);
       this.words.push(wordView(b.bytes));
-      this.bytes.push(b.bytes);
       this.buffers.push(bufferView(b.bytes));
       this.names.push(b.name);
     }
@@ -176,7 +173,6 @@ export class RamSaveHandler implements LiveSaveHandler {
       const bm = this.toSend[bi]!;
       const written = this.written[bi]!.words;
       const words = this.words[bi]!;
-      const bytes = this.bytes[bi]!;
       const buffer = this.buffers[bi]!;
       let page = bm.nextSet(this.cursorPage);
       while (page >= 0) {
@@ -196,7 +192,7 @@ export class RamSaveHandler implements LiveSaveHandler {
           w.u64Split(hi, (lo | RamFlag.PAGE | cont) >>> 0);
           if (cont === 0) w.countedString(this.names[bi]!);
           // Copied now: the guest may write the page again before the chunk is sent.
-          w.bytesCopy(bytes.subarray(off, off + ps));
+          w.bytesCopyRange(buffer, off, off + ps);
           c.normalPages++;
         }
         this.lastBlock = bi;

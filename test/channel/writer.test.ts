@@ -190,3 +190,17 @@ test('flushAll and close return after destroy even if the sink never settles its
   await waiting;
   await rejectsWith(() => w.close(), 'E_CLOSED');
 });
+
+test('bytesCopyRange copies a range of a buffer, across chunk edges too, and refuses a range outside it', async () => {
+  const sink = new MemorySink();
+  const w = new ChannelWriter(sink, { chunkSize: 16 });
+  const src = Buffer.from(pseudoRandomBytes(64, 5));
+  w.u8(0xee).bytesCopyRange(src, 3, 13).bytesCopyRange(src, 20, 60).bytesCopyRange(src, 7, 7);
+  src.fill(0); // copied at once: the caller may change its buffer
+  for (const [start, end] of [[-1, 4], [5, 4], [0, 65], [Number.NaN, 2]] as const) {
+    assert.throws(() => w.bytesCopyRange(src, start, end), (e: { code?: string }) => e.code === 'E_USAGE', `${start}..${end}`);
+  }
+  await w.close();
+  const expected = Buffer.from(pseudoRandomBytes(64, 5));
+  assert.deepEqual(Buffer.from(sink.bytes()), Buffer.concat([Buffer.of(0xee), expected.subarray(3, 13), expected.subarray(20, 60)]));
+});
