@@ -6,7 +6,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ChannelReader } from '../../src/channel/reader.js';
-import { MemorySource } from '../../src/channel/transports/memory.js';
+import { ChannelWriter } from '../../src/channel/writer.js';
+import { MemorySink, MemorySource } from '../../src/channel/transports/memory.js';
+import { XerWriter } from '../../src/asn1/xer/writer.js';
 import type { ByteSource } from '../../src/channel/transport.js';
 import { formatPath } from '../../src/errors.js';
 import { loadSchema, validateBer, type ValidationReport } from '../../src/asn1/validate/index.js';
@@ -91,6 +93,20 @@ test('on a file, long OCTET STRINGs are skipped unread: same report as from a pi
   assert.equal(file.valid, true);
   assert.equal(file.bytes, b.length);
   assert.ok(read < b.length / 20, `read ${read} of ${b.length}`);
+});
+
+test('validateBer on a seekable ByteSource reads sparsely by itself; with an observer (XER) it reads everything', async () => {
+  const b = commands([300_000, 400_000]);
+  const bare = new Counting(new MemorySource(b));
+  const r = await validateBer(bare, migration);
+  assert.equal(r.valid, true);
+  assert.ok(bare.bytesRead < b.length / 20, `read ${bare.bytesRead} of ${b.length}`);
+  assert.ok(Math.max(...bare.reads) < 64 << 10, `reads ${bare.reads.join(' ')}`);
+  const watched = new Counting(new MemorySource(b));
+  const out = new ChannelWriter(new MemorySink());
+  const x = await validateBer(watched, migration, { observer: new XerWriter(out) });
+  assert.equal(x.valid, true);
+  assert.equal(watched.bytesRead, b.length);
 });
 
 test('a SIZE constraint on a skipped OCTET STRING is still checked, and the values after it too', async () => {

@@ -22,6 +22,7 @@ import { MAX_HEADER_BYTES, headerMayBeLong, putHeader, reportHeaderForms } from 
 import { CharScan, describeChar } from './chars.js';
 import type { ValidationCode, ValidationDiagnostic, ValidationSeverity } from './diagnostics.js';
 import { Shape, inNumberBounds, planOf, type TypePlan } from './plan.js';
+import { sparseReads } from './sparse-reads.js';
 
 /** Sees accepted values in stream order (the XER writer). Names are XER element names. */
 export interface ValueObserver {
@@ -72,7 +73,8 @@ export interface ValidationReport {
 
 /** Validates BER input as one value of `type`; resolves with every finding (rejects only on I/O errors). */
 export async function validateBer(input: ChannelReader | ByteSource | Uint8Array, type: AsnType, options: ValidateOptions = {}): Promise<ValidationReport> {
-  const channel = input instanceof ChannelReader ? input : new ChannelReader(input);
+  // Without an observer, long OCTET STRINGs are skipped; on a seekable source, small reads after each seek make that pay.
+  const channel = input instanceof ChannelReader ? input : new ChannelReader(input instanceof Uint8Array || options.observer !== undefined ? input : sparseReads(input));
   return new SchemaWalker(channel, type, options).run();
 }
 
