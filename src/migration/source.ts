@@ -423,7 +423,8 @@ export class MigrationSource extends EventEmitter {
    */
   private inFlight(w: ChannelWriter): number {
     const rp = this.returnPath;
-    if (rp !== undefined && rp.consumedAt > 0) return Math.max(0, w.bytesPut - this.consumedNow(rp));
+    // The last report, not consumedNow(): the switch-over decision stays on what the destination confirmed.
+    if (rp !== undefined && rp.consumedAt > 0) return Math.max(0, w.bytesPut - rp.consumed);
     return w.pending;
   }
 
