@@ -11,12 +11,30 @@
  *
  * E_TRUNCATED names the offset where the incomplete value starts. The first error from the
  * source (or E_LIMIT, or E_CLOSED after `close()`) is sticky: every later pull reports it.
+ *
+ * A source that lends its chunks (`ChunkLendingSource`: a socket's data arrives in fresh
+ * buffers) is read in place: the reader's buffer is the lent chunk itself, and only a unit
+ * that straddles two chunks is copied, with just as much of the next chunk as it needs.
  */
 import { VmsError, isVmsError } from '../errors.js';
 import type { ByteSource } from './transport.js';
 
 /** Thrown by a primitive when the buffer is short and the source has not ended yet. */
 export const NEED_MORE: unique symbol = Symbol('vmstream.NEED_MORE');
+
+/**
+ * A source that can lend the chunks it holds rather than copy them into the reader's buffer.
+ * `readView()` resolves with the next bytes as a view the caller may keep (nobody writes
+ * them again); an empty view means the end. `read()` must still work.
+ */
+export interface ChunkLendingSource extends ByteSource {
+  readView(): Promise<Uint8Array>;
+}
+
+/** True when `s` lends its chunks. */
+export function lendsChunks(s: ByteSource): s is ChunkLendingSource {
+  return typeof (s as Partial<ChunkLendingSource>).readView === 'function';
+}
 
 export interface ReaderOptions {
   /** Initial buffer size in bytes. Defaults to 1 MiB. */
@@ -27,12 +45,16 @@ export interface ReaderOptions {
    * asking for more than this fails at once, before anything is buffered towards it.
    */
   readonly maxBuffer?: number;
+  /** Read lent chunks in place when the source offers them (no copy). Defaults to true. */
+  readonly borrowChunks?: boolean;
 }
 
 export const DEFAULT_READ_BUFFER = 1 << 20;
 export const DEFAULT_MAX_BUFFER = 256 << 20;
 
 const EMPTY = new Uint8Array(0);
+/** Extra bytes of the next chunk a straddling unit gets on its second stitch (doubling after). */
+const STITCH_SLACK = 4096;
 
 export class ChannelReader {
   private buf: Uint8Array;
@@ -49,6 +71,17 @@ export class ChannelReader {
   /** Largest unit the reader will buffer (see ReaderOptions.maxBuffer). */
   readonly maxBuffer: number;
   private readonly source: ByteSource | undefined;
+  /** The reader's own buffer: `buf` unless a lent chunk is being read in place. */
+  private own: Uint8Array;
+  /** The source, when its chunks are read in place. */
+  private readonly lender: ChunkLendingSource | undefined;
+  /** The rest of a lent chunk of which a straddling unit took the start. */
+  private lent: Uint8Array | undefined;
+  /** Absolute offset a primitive needed to reach when it last ran short (how much a stitch must take). */
+  private shortOf = 0;
+  /** Where the last stitch started, and the slack it added: a unit stitched again at the same place gets more. */
+  private stitchAt = -1;
+  private stitchSlack = 0;
 
   /**
    * A reader over a transport, or over bytes already in memory (no copy: the bytes must not
@@ -71,6 +104,8 @@ export class ChannelReader {
       }
       this.buf = new Uint8Array(size);
     }
+    this.own = this.buf;
+    this.lender = this.source !== undefined && options.borrowChunks !== false && lendsChunks(this.source) ? this.source : undefined;
     this.dv = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
   }
 
@@ -106,7 +141,7 @@ export class ChannelReader {
 
   /** Bytes taken from the source so far (read or not). */
   get bytesReceived(): number {
-    return this.base + this.end;
+    return this.base + this.end + (this.lent?.length ?? 0);
   }
 
   /** Bytes consumed so far; the same as `offset`. */
@@ -343,6 +378,7 @@ export class ChannelReader {
       const target = this.base + this.pos + left;
       if (target > src.size) throw truncatedRun('skip', n, start, src.size - start);
       src.seek(target);
+      this.lent = undefined;
       this.base = target;
       this.pos = 0;
       this.end = 0;
@@ -396,6 +432,7 @@ export class ChannelReader {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.lent = undefined;
     await this.source?.close();
   }
 
@@ -408,6 +445,7 @@ export class ChannelReader {
     if (!this.sourceEnded) {
       // A unit that can never fit fails now, before buffering towards it.
       if (n > this.maxBuffer) throw this.limit(n, at);
+      this.shortOf = at + n;
       throw NEED_MORE;
     }
     const left = this.end - this.pos;
@@ -438,21 +476,85 @@ export class ChannelReader {
       this.sourceEnded = true;
       return;
     }
+    if (this.lender !== undefined) return this.pullLent(this.lender, want);
     this.makeRoom(want);
     let got: number;
     try {
       got = await src.read(this.buf.subarray(this.end));
     } catch (e) {
-      this.failure = isVmsError(e)
-        ? e.at(this.base + this.end)
-        : new VmsError('E_IO', `read failed: ${e instanceof Error ? e.message : String(e)}`, {
-            offset: this.base + this.end,
-            cause: e,
-          });
-      throw this.failure;
+      throw this.readFailed(e);
     }
     if (got === 0) this.sourceEnded = true;
     else this.end += got;
+  }
+
+  private readFailed(e: unknown): unknown {
+    this.failure = isVmsError(e)
+      ? e.at(this.base + this.end)
+      : new VmsError('E_IO', `read failed: ${e instanceof Error ? e.message : String(e)}`, {
+          offset: this.base + this.end,
+          cause: e,
+        });
+    return this.failure;
+  }
+
+  /**
+   * `pull` from a lending source. With nothing unread, the next chunk becomes the buffer (no
+   * copy). Otherwise a unit straddles two chunks: its start and as much of the next chunk as
+   * it needs (what the short primitive asked for, plus growing slack if the same unit comes
+   * back for more) are copied into our own buffer; the rest of the chunk waits in `lent`.
+   */
+  private async pullLent(src: ChunkLendingSource, want: number): Promise<void> {
+    if (want > this.maxBuffer) throw this.limit(want, this.base + this.pos);
+    let next = this.lent;
+    this.lent = undefined;
+    if (next === undefined) {
+      try {
+        next = await src.readView();
+      } catch (e) {
+        throw this.readFailed(e);
+      }
+      if (this.closed) throw new VmsError('E_CLOSED', 'reader is closed', { offset: this.base + this.end });
+    }
+    if (next.length === 0) {
+      this.sourceEnded = true;
+      return;
+    }
+    const unread = this.end - this.pos;
+    const at = this.base + this.pos;
+    if (unread === 0) {
+      this.base = at;
+      this.use(next, next.length);
+      return;
+    }
+    if (at === this.stitchAt) this.stitchSlack = Math.max(STITCH_SLACK, this.stitchSlack * 2);
+    else this.stitchSlack = 0;
+    this.stitchAt = at;
+    const target = Math.min(Math.max(want, this.shortOf - at) + this.stitchSlack, Math.max(this.maxBuffer, want));
+    const take = Math.min(next.length, Math.max(1, target - unread));
+    let own = this.own;
+    if (own.length < unread + take) {
+      let cap = Math.max(own.length, 4096);
+      while (cap < unread + take) cap *= 2;
+      own = new Uint8Array(cap);
+      this.own = own;
+    }
+    if (this.buf === own) own.copyWithin(0, this.pos, this.end);
+    else own.set(this.buf.subarray(this.pos, this.end), 0);
+    own.set(take === next.length ? next : next.subarray(0, take), unread);
+    if (take < next.length) this.lent = next.subarray(take);
+    this.base = at;
+    this.use(own, unread + take);
+  }
+
+  /** Reads `buf[0, end)` from now on. */
+  private use(buf: Uint8Array, end: number): void {
+    if (buf !== this.buf) {
+      this.buf = buf;
+      this.dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+    }
+    this.pos = 0;
+    this.end = end;
   }
 
   /**

@@ -13,7 +13,7 @@ import type { ByteSink, ByteSource } from '../channel/transport.js';
 import { VmsError, isVmsError } from '../errors.js';
 import { decodeCommand, decodeConfiguration } from '../stream/config.js';
 import { Command, QEMU_VM_FILE_MAGIC, QEMU_VM_FILE_VERSION, SectionType } from '../stream/constants.js';
-import { peekSource } from '../stream/ber/any.js';
+import { peekAhead } from '../channel/transports/prefixed.js';
 import { detectFormat } from '../stream/ber/detect.js';
 import { parseVmdesc } from '../stream/vmdesc.js';
 import { berDecodingSource } from './ber-bridge.js';
@@ -40,7 +40,9 @@ export interface DestinationOptions {
    * no page fault. The staging buffers are kept: on commit a fully received staging buffer
    * becomes the block's RAM and the block's old buffer becomes the next staging area. Memory
    * is twice the guest RAM either way, but with this it stays so between migrations.
-   * Creating the destination takes about as long as the faults saved (~0.3-0.5 s per GiB).
+   * Creating the destination takes about as long as the faults saved (~0.3-0.7 s per GiB).
+   * Before another migration into the same destination, call `prepare()` again while idle:
+   * the RAM buffer a commit handed back to staging may have pages the OS never mapped.
    * Defaults to false (fresh staging per migration, faulted in as pages arrive).
    */
   readonly prealloc?: boolean;
@@ -81,7 +83,16 @@ export class MigrationDestination extends EventEmitter {
   ) {
     super();
     this.staging = new RamStaging(machine.memory);
-    if (options.prealloc === true) this.staging.prepare();
+    if (options.prealloc === true) this.prepare();
+  }
+
+  /**
+   * Prepares staging memory now (see DestinationOptions.prealloc): allocates what is missing
+   * and touches every page not known to be mapped. From then on staging buffers are kept.
+   */
+  prepare(): void {
+    if (this.state === 'active') throw new VmsError('E_USAGE', 'cannot prepare staging memory while a migration is being received');
+    this.staging.prepare();
   }
 
   /** Bytes of staging memory kept between migrations (prealloc only). */
@@ -108,9 +119,9 @@ export class MigrationDestination extends EventEmitter {
     const started = performance.now();
     const stall = this.options.stallTimeoutMs ?? 10_000;
     // The first bytes tell the wire format: QEMU's "QEVM" or BER's 7F D6 CD 53 (converted back as it arrives).
-    const peeked = await peekSource(new StallGuardSource(conn.source, stall), 4);
-    // A ByteSource in gives a ByteSource back (bytes in memory only come back for bytes in memory).
-    const replay = peeked.source as ByteSource;
+    // peekAhead keeps a socket's chunks lendable, so the reader takes pages from them in place.
+    const peeked = await peekAhead(new StallGuardSource(conn.source, stall), 4);
+    const replay = peeked.source;
     const input = detectFormat(peeked.first) === 'ber' ? berDecodingSource(replay) : replay;
     const r = new ChannelReader(input, { bufferSize: DEFAULT_INCOMING_BUFFER, ...this.options.reader });
     this.reader = r;

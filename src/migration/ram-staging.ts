@@ -23,6 +23,8 @@ export interface StagingBuffer {
   readonly bytes: Uint8Array;
   /** Every byte is zero (nothing was written since allocation). */
   readonly knownZero: boolean;
+  /** Every page was written at least once (the OS has mapped it). */
+  readonly touched: boolean;
 }
 
 /** OS page granularity for touching memory: one write per 4 KiB faults every page in. */
@@ -49,8 +51,9 @@ export class RamStaging {
 
   /**
    * Allocates a staging buffer for every block that has none (or whose length changed) and
-   * touches each of its pages, so incoming pages land in memory that is already mapped.
-   * Costs about as much as the page faults it saves; call it before the stream arrives.
+   * touches each page of every buffer not known to be mapped (a new one, or the RAM buffer a
+   * commit handed back), so incoming pages land in memory that is already mapped. Costs
+   * about as much as the page faults it saves: call it before the stream arrives.
    */
   prepare(): void {
     this.prepared = true;
@@ -58,10 +61,16 @@ export class RamStaging {
     for (let i = 0; i < blocks.length; i++) {
       const length = blocks[i]!.bytes.length;
       const have = this.kept[i];
-      if (have !== undefined && have.bytes.length === length) continue;
+      if (have !== undefined && have.bytes.length === length) {
+        if (!have.touched) {
+          touch(have.bytes);
+          this.kept[i] = { bytes: have.bytes, knownZero: have.knownZero, touched: true };
+        }
+        continue;
+      }
       const bytes = new Uint8Array(length);
       touch(bytes);
-      this.kept[i] = { bytes, knownZero: true };
+      this.kept[i] = { bytes, knownZero: true, touched: true };
     }
   }
 
@@ -73,22 +82,24 @@ export class RamStaging {
     const length = this.memory.bytesOf(i).length;
     const have = this.kept[i];
     if (!this.prepared || have === undefined || have.bytes.length !== length) {
-      const fresh = { bytes: new Uint8Array(length), knownZero: true };
-      if (this.prepared) this.kept[i] = { bytes: fresh.bytes, knownZero: false };
+      const fresh = { bytes: new Uint8Array(length), knownZero: true, touched: false };
+      // The migration touches the pages it receives; the others may stay unmapped.
+      if (this.prepared) this.kept[i] = { ...fresh, knownZero: false };
       return fresh;
     }
-    this.kept[i] = { bytes: have.bytes, knownZero: false };
+    this.kept[i] = { bytes: have.bytes, knownZero: false, touched: have.touched };
     return have;
   }
 
   /**
    * Makes the fully received staging buffer `bytes` block `i`'s RAM. Prepared: the block's
-   * previous buffer becomes the next staging area (its bytes are stale, not known zero).
+   * previous buffer becomes the next staging area (its bytes are stale, not known zero, and
+   * pages the machine never wrote may be unmapped: `prepare()` again before the next stream).
    */
   install(i: number, bytes: Uint8Array): void {
     const old = this.memory.bytesOf(i);
     this.memory.replaceBlock(i, bytes);
-    if (this.prepared) this.kept[i] = { bytes: old, knownZero: false };
+    if (this.prepared) this.kept[i] = { bytes: old, knownZero: false, touched: false };
   }
 }
 

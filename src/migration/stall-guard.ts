@@ -4,6 +4,7 @@
  * read: reads come every few hundred microseconds on a fast link, and the per-read timers
  * showed in the destination's profile.
  */
+import { lendsChunks } from '../channel/reader.js';
 import type { ByteSource } from '../channel/transport.js';
 import { VmsError } from '../errors.js';
 
@@ -13,26 +14,35 @@ export class StallGuardSource implements ByteSource {
   private pendingSince = 0;
   private failPending: ((e: VmsError) => void) | undefined;
   private watchdog: NodeJS.Timeout | undefined;
+  /** Present when the inner source lends its chunks (see ChunkLendingSource): guarded the same way. */
+  readonly readView?: () => Promise<Uint8Array>;
 
   constructor(
     private readonly inner: ByteSource,
     private readonly timeoutMs: number,
-  ) {}
+  ) {
+    if (lendsChunks(inner)) this.readView = () => this.guard(inner.readView());
+  }
 
   get size(): number | undefined {
     return this.inner.size;
   }
 
   read(into: Uint8Array): Promise<number> {
+    return this.guard(this.inner.read(into));
+  }
+
+  /** Fails `pending` with E_TIMEOUT if it takes longer than the deadline. */
+  private guard<T extends number | Uint8Array>(pending: Promise<T>): Promise<T> {
     this.arm();
     this.pendingSince = performance.now();
-    return new Promise<number>((resolve, reject) => {
+    return new Promise<T>((resolve, reject) => {
       this.failPending = reject;
-      this.inner.read(into).then(
-        (n) => {
+      pending.then(
+        (v) => {
           this.settle();
-          this.received += n;
-          resolve(n);
+          this.received += typeof v === 'number' ? v : v.length;
+          resolve(v);
         },
         (e: unknown) => {
           this.settle();

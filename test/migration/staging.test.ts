@@ -6,6 +6,8 @@ import { GuestMemory } from '../../src/migration/guest-memory.js';
 import { LiveSampleMachine } from '../../src/migration/live-machine.js';
 import { RamStaging } from '../../src/migration/ram-staging.js';
 import { MigrationSource } from '../../src/migration/source.js';
+import { RamFlag } from '../../src/stream/constants.js';
+import { readStream } from '../../src/stream/reader.js';
 
 /** A whole migration stream of `m` (no return path), as bytes. */
 async function streamOf(m: LiveSampleMachine): Promise<Uint8Array> {
@@ -33,6 +35,7 @@ test('prepared staging: buffers are made and touched up front, reused, and swapp
 
   const first = staging.acquire(0);
   assert.equal(first.knownZero, true, 'a prepared buffer is zero until a migration writes it');
+  assert.equal(first.touched, true);
   assert.ok(first.bytes.every((b) => b === 0));
   const again = staging.acquire(0);
   assert.equal(again.bytes, first.bytes, 'the same buffer is reused');
@@ -45,6 +48,12 @@ test('prepared staging: buffers are made and touched up front, reused, and swapp
   const next = staging.acquire(0);
   assert.equal(next.bytes, ramBefore, 'the old RAM buffer is the next staging area');
   assert.equal(next.knownZero, false);
+  assert.equal(next.touched, false, 'the machine may never have written some of its pages');
+  staging.prepare();
+  const touched = staging.acquire(0);
+  assert.equal(touched.bytes, ramBefore, 'preparing again keeps the buffer');
+  assert.equal(touched.touched, true);
+  assert.equal(staging.acquire(1).touched, true);
   assert.equal(staging.keptBytes, 12 * 4096, 'still one staging buffer per block');
 });
 
@@ -78,6 +87,7 @@ test('prealloc: three migrations into one destination reuse both buffers and eac
     const src = machine(4, randomMiB, seed);
     const r = await dest.receive({ source: new MemorySource(await streamOf(src), 100_003) });
     assert.ok(r.ramPages > 0);
+    dest.prepare();
     assert.equal(await dst.hash(), await src.hash(), `after the migration of ${randomMiB} MiB random (seed ${seed})`);
   }
 });
@@ -110,4 +120,40 @@ test('without prealloc nothing is kept between migrations and commits are still 
     assert.equal(await dst.hash(), await src.hash());
   }
   assert.equal(dest.stagingBytes, 0);
+});
+
+/** Offsets of the PAGE+CONTINUE records in `stream` (their header words). */
+async function continuedPageRecords(stream: Uint8Array): Promise<number[]> {
+  const at: number[] = [];
+  await readStream(stream, { ramPage: (p) => void (p.kind === 'page' && (p.flags & RamFlag.CONTINUE) !== 0 && at.push(p.recordOffset)) });
+  return at;
+}
+
+test('a bad record inside a run of CONTINUE pages is reported as the stream decoder reports it, and nothing is applied', async () => {
+  const stream = await streamOf(machine(4, 2, 8));
+  const records = await continuedPageRecords(stream);
+  assert.ok(records.length > 100);
+  const victim = records[Math.floor(records.length / 2)]!;
+  const dst = new LiveSampleMachine({ ramMiB: 4 });
+  const pristine = await dst.hash();
+  const dest = new MigrationDestination(dst, { prealloc: true });
+  const cases: [string, (b: Uint8Array) => void, string][] = [
+    ['past the block end', (b) => new DataView(b.buffer, b.byteOffset).setUint32(victim, 1, false), 'E_FORMAT'],
+    ['unknown flags', (b) => (b[victim + 6]! |= 0x02), 'E_FORMAT'], // flag 0x200 beside CONTINUE|PAGE
+  ];
+  for (const [what, corrupt, code] of cases) {
+    const bad = stream.slice();
+    corrupt(bad);
+    for (const piece of [1 << 20, 4105]) {
+      await assert.rejects(
+        dest.receive({ source: new MemorySource(bad, piece) }),
+        (e: { code?: string; offset?: number }) => e.code === code && e.offset === victim,
+        `${what}, pieces of ${piece}`,
+      );
+      assert.equal(await dst.hash(), pristine);
+    }
+  }
+  const good = machine(4, 2, 8);
+  await dest.receive({ source: new MemorySource(stream) });
+  assert.equal(await dst.hash(), await good.hash());
 });

@@ -5,10 +5,13 @@
 import type { Readable, Writable } from 'node:stream';
 import { VmsError } from '../../errors.js';
 import { ioError } from '../io-error.js';
-import type { ByteSink, ByteSource } from '../transport.js';
+import type { ChunkLendingSource } from '../reader.js';
+import type { ByteSink } from '../transport.js';
 
 /** Unread bytes a stream source queues before it pauses the stream. Defaults to 1 MiB. */
 export const DEFAULT_MAX_QUEUED = 1 << 20;
+
+const EMPTY = new Uint8Array(0);
 
 export interface ReadableSourceOptions {
   /** Queued unread bytes above which the stream is paused (backpressure). Defaults to 1 MiB. */
@@ -23,9 +26,10 @@ export interface ReadableSourceOptions {
  * Reads a Node Readable in flowing mode into a queue of chunks, pausing the stream while
  * more than `maxQueued` bytes wait unread, so a slow reader stops the peer (TCP window,
  * full pipe) instead of growing memory. `read()` copies from the queue into the caller's
- * buffer.
+ * buffer; `readView()` hands out the queued chunks themselves (Node gives each read its own
+ * buffer and never writes it again), so a ChannelReader reads them in place.
  */
-export class ReadableSource implements ByteSource {
+export class ReadableSource implements ChunkLendingSource {
   private readonly chunks: Uint8Array[] = [];
   /** Bytes of chunks[0] already consumed. */
   private head = 0;
@@ -100,6 +104,22 @@ export class ReadableSource implements ByteSource {
     this.queued -= n;
     if (this.queued < this.maxQueued && this.stream.isPaused() && !this.ended) this.stream.resume();
     return n;
+  }
+
+  async readView(): Promise<Uint8Array> {
+    while (this.queued === 0) {
+      if (this.closed) throw new VmsError('E_CLOSED', `${this.name} is closed`);
+      if (this.failure !== undefined) throw this.failure;
+      if (this.ended) return EMPTY;
+      await new Promise<void>((resolve) => (this.waiter = resolve));
+    }
+    const c = this.chunks.shift()!;
+    // A plain Uint8Array view: Buffer's own subarray is slower on the reader's hot path.
+    const v = new Uint8Array(c.buffer, c.byteOffset + this.head, c.length - this.head);
+    this.head = 0;
+    this.queued -= v.length;
+    if (this.queued < this.maxQueued && this.stream.isPaused() && !this.ended) this.stream.resume();
+    return v;
   }
 
   /** Stops reading: drops what is queued and discards anything that still arrives. */
