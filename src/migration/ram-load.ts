@@ -7,7 +7,7 @@
  */
 import type { ChannelReader } from '../channel/reader.js';
 import { VmsError } from '../errors.js';
-import { RAM_IDSTR, RAM_VERSION } from '../stream/constants.js';
+import { RAM_IDSTR, RAM_VERSION, RamFlag } from '../stream/constants.js';
 import type { RamBlockList, RamPage, SectionHeader, StreamVisitor } from '../stream/events.js';
 import { RamDecoder } from '../stream/ram.js';
 import type { GuestMemory } from './guest-memory.js';
@@ -17,6 +17,9 @@ import { RamStaging } from './ram-staging.js';
 
 /** Most RAM blocks a block list may name. */
 const MAX_BLOCKS = 4096;
+const PAGE_CONTINUE = RamFlag.PAGE | RamFlag.CONTINUE;
+const ZERO_CONTINUE = RamFlag.ZERO | RamFlag.CONTINUE;
+const TWO32 = 2 ** 32;
 
 interface Staged {
   readonly local: number;
@@ -38,6 +41,8 @@ export class RamLoadHandler implements LiveLoadHandler {
   private lastName = '';
   private last: Staged | undefined;
   private readonly visitor: StreamVisitor;
+  /** The reader of the section being loaded (for the run of CONTINUE records after a page). */
+  private reader: ChannelReader | undefined;
   /** Pages received (records, not distinct pages). */
   pages = 0;
 
@@ -78,6 +83,7 @@ export class RamLoadHandler implements LiveLoadHandler {
       maxBlocks: MAX_BLOCKS,
     });
     const h: SectionHeader = { kind, id: sectionId, idstr: RAM_IDSTR, instance: 0, version, offset: r.offset, depth: 0 };
+    this.reader = r;
     await this.decoder.section(h, this.visitor);
     if (kind === 'end') this.sawEnd = true;
   }
@@ -142,6 +148,50 @@ export class RamLoadHandler implements LiveLoadHandler {
     }
     s.received.set(page);
     this.pages++;
+    if (this.reader !== undefined) this.continueRun(this.reader, s);
+  }
+
+  /**
+   * Stages the CONTINUE page and zero records buffered right after a page (same block) without
+   * a trip through the stream decoder per record: a header word, a bounds check and one copy
+   * per page. Stops at any other record, one past the block's end, or one not wholly buffered,
+   * and leaves it to the decoder (which reports what is wrong with it).
+   */
+  private continueRun(r: ChannelReader, s: Staged): void {
+    const ps = this.memory.pageSize;
+    const mask = ps - 1;
+    const limit = s.bytes.length;
+    const bytes = s.bytes;
+    const received = s.received;
+    let n = 0;
+    while (r.has(9)) {
+      const mark = r.mark();
+      const hi = r.u64Split();
+      const lo = r.lastLow;
+      const flags = lo & mask;
+      const off = hi * TWO32 + (lo - flags);
+      if (off + ps > limit) {
+        r.reset(mark);
+        break;
+      }
+      const page = off / ps;
+      if (flags === PAGE_CONTINUE) {
+        if (!r.has(ps)) {
+          r.reset(mark);
+          break;
+        }
+        bytes.set(r.bytesView(ps), off);
+      } else if (flags === ZERO_CONTINUE) {
+        const fill = r.u8();
+        if (fill !== 0 || !s.knownZero || received.get(page)) bytes.fill(fill, off, off + ps);
+      } else {
+        r.reset(mark);
+        break;
+      }
+      received.set(page);
+      n++;
+    }
+    this.pages += n;
   }
 
   commit(): void {
@@ -163,5 +213,6 @@ export class RamLoadHandler implements LiveLoadHandler {
   discard(): void {
     this.staged.clear();
     this.last = undefined;
+    this.reader = undefined;
   }
 }
