@@ -72,32 +72,31 @@ class DeviceWalker {
       st.push(f.name);
       if (f.array_len !== undefined) {
         this.checkSize(f.size * f.array_len);
-        this.v?.startArray(f.name, f.array_len);
-        st.push(0);
-        for (let k = 0; k < f.array_len; k++) {
-          st[st.length - 1] = k;
-          this.element(f);
-        }
-        st.pop();
-        this.v?.endArray();
+        this.array(f.name, f.array_len, fields, i, false);
       } else if (f.index === 0 && fields[i + 1]?.name === f.name && fields[i + 1]?.index === 1) {
         // Non-compressible array: each element described, with "index" 0, 1, 2...
         let n = 1;
         while (fields[i + n]?.name === f.name && fields[i + n]?.index === n) n++;
-        this.v?.startArray(f.name, n);
-        st.push(0);
-        for (let k = 0; k < n; k++) {
-          st[st.length - 1] = k;
-          this.element(fields[i + k]!);
-        }
-        st.pop();
-        this.v?.endArray();
+        this.array(f.name, n, fields, i, true);
         i += n - 1;
       } else {
         this.element(f);
       }
       st.pop();
     }
+  }
+
+  /** `n` elements: fields[first] each time, or (`described`) fields[first + k] for element k. */
+  private array(name: string, n: number, fields: readonly VmdescField[], first: number, described: boolean): void {
+    const st = this.stack;
+    this.v?.startArray(name, n);
+    st.push(0);
+    for (let k = 0; k < n; k++) {
+      st[st.length - 1] = k;
+      this.element(fields[described ? first + k : first]!);
+    }
+    st.pop();
+    this.v?.endArray();
   }
 
   subsections(parent: string, subs: readonly VmdescStruct[]): void {
@@ -127,19 +126,7 @@ class DeviceWalker {
           actual: JSON.stringify(name),
         });
       }
-      if (version !== s.version) {
-        throw new VmsError('E_MISMATCH', 'subsection version differs from the vmdesc', {
-          offset: at + 2 + name.length,
-          path: this.stack.slice(),
-          expected: String(s.version),
-          actual: String(version),
-        });
-      }
-      this.v?.startSubsection(name, version);
-      this.fields(s.fields ?? []);
-      this.subsections(name, s.subsections ?? []);
-      this.v?.endSubsection();
-      this.stack.pop();
+      this.subsectionBody(s, name, version, at, 'vmdesc');
     }
   }
 
@@ -175,9 +162,13 @@ class DeviceWalker {
     this.stack.push(s.vmsd_name);
     r.u8();
     const name = r.countedString();
-    const version = r.u32();
+    this.subsectionBody(s, name, r.u32(), at, 'description');
+  }
+
+  /** A subsection after its header (at `at`, already on the stack): version check, then its fields. */
+  private subsectionBody(s: VmdescStruct, name: string, version: number, at: number, source: 'vmdesc' | 'description'): void {
     if (version !== s.version) {
-      throw new VmsError('E_MISMATCH', 'subsection version differs from the description', {
+      throw new VmsError('E_MISMATCH', `subsection version differs from the ${source}`, {
         offset: at + 2 + name.length,
         path: this.stack.slice(),
         expected: String(s.version),
@@ -193,30 +184,14 @@ class DeviceWalker {
 
   private element(f: VmdescField): void {
     const name = f.name;
-    const v = this.v;
-    const r = this.r;
     switch (f.type) {
       case 'struct': {
         const s = f.struct!;
-        const start = r.offset;
-        v?.startStruct(name, { vmsdName: s.vmsd_name, version: s.version });
-        this.fields(s.fields ?? []);
-        this.subsections(s.vmsd_name, s.subsections ?? []);
-        v?.endStruct();
-        this.checkConsumed(start, f.size);
-        return;
+        return this.struct(name, s.vmsd_name, s.version, s, f.size);
       }
       case 'tmp':
       case 'vstruct':
-        if (f.fields !== undefined) {
-          const start = r.offset;
-          v?.startStruct(name, { vmsdName: f.vmsd_name ?? name, version: f.version ?? 0 });
-          this.fields(f.fields);
-          this.subsections(f.vmsd_name ?? name, f.subsections ?? []);
-          v?.endStruct();
-          this.checkConsumed(start, f.size);
-          return;
-        }
+        if (f.fields !== undefined) return this.struct(name, f.vmsd_name ?? name, f.version ?? 0, f, f.size);
         break;
       default:
         if (this.primitive(f)) return;
@@ -224,11 +199,29 @@ class DeviceWalker {
     this.blob(name, f.type, f.size);
   }
 
+  /** A nested struct (its fields and subsections), which must take exactly its described size. */
+  private struct(name: string, vmsdName: string, version: number, body: { readonly fields?: readonly VmdescField[]; readonly subsections?: readonly VmdescStruct[] }, size: number): void {
+    const start = this.r.offset;
+    this.v?.startStruct(name, { vmsdName, version });
+    this.fields(body.fields ?? []);
+    this.subsections(vmsdName, body.subsections ?? []);
+    this.v?.endStruct();
+    this.checkConsumed(start, size);
+  }
+
   /** Reads a primitive whose wire size matches its type; false if the type is not one of ours. */
   private primitive(f: VmdescField): boolean {
     const v = this.v;
     const r = this.r;
     const name = f.name;
+    const fixed = FIXED.get(f.type);
+    // A "uint64" of one byte is vmstate_info_nullptr under the same name (spec §2.6): below.
+    if (fixed !== undefined && !(f.size === 1 && f.type === 'uint64')) {
+      if (f.size !== fixed.size) return false;
+      if (v === undefined) r.skipBuffered(fixed.size);
+      else fixed.put(v, name, r);
+      return true;
+    }
     switch (f.type) {
       case 'bool': {
         if (f.size !== 1) return false;
@@ -239,69 +232,11 @@ class DeviceWalker {
         v?.bool(name, b === 1);
         return true;
       }
-      case 'int8':
-        if (f.size !== 1) return false;
-        if (v === undefined) r.skipBuffered(1);
-        else v.int8(name, r.i8());
-        return true;
-      case 'uint8':
-      case 'uint8 equal':
-        if (f.size !== 1) return false;
-        if (v === undefined) r.skipBuffered(1);
-        else v.uint8(name, r.u8());
-        return true;
-      case 'int16':
-        if (f.size !== 2) return false;
-        if (v === undefined) r.skipBuffered(2);
-        else v.int16(name, r.i16());
-        return true;
-      case 'uint16':
-      case 'uint16 equal':
-        if (f.size !== 2) return false;
-        if (v === undefined) r.skipBuffered(2);
-        else v.uint16(name, r.u16());
-        return true;
-      case 'int32':
-      case 'int32 le':
-      case 'int32 equal':
-        if (f.size !== 4) return false;
-        if (v === undefined) r.skipBuffered(4);
-        else v.int32(name, r.i32());
-        return true;
-      case 'uint32':
-      case 'uint32 equal':
-        if (f.size !== 4) return false;
-        if (v === undefined) r.skipBuffered(4);
-        else v.uint32(name, r.u32());
-        return true;
-      case 'int64':
-      case 'timer':
-        if (f.size !== 8) return false;
-        if (v === undefined) r.skipBuffered(8);
-        else v.int64(name, r.i64());
-        return true;
       case 'uint64':
-        if (f.size === 1) {
-          // vmstate_info_nullptr is also named "uint64" (spec §2.6): one 0x30 byte.
-          if (r.peekU8() !== 0x30) return false;
-          r.u8();
-          v?.nullPointer(name);
-          return true;
-        }
-        if (f.size !== 8) return false;
-        if (v === undefined) r.skipBuffered(8);
-        else v.uint64(name, r.u64());
-        return true;
-      case 'int64 equal':
-        // vmstate_info_uint64_equal (a name quirk).
-        if (f.size !== 8) return false;
-        if (v === undefined) r.skipBuffered(8);
-        else v.uint64(name, r.u64());
-        return true;
-      case 'CPU_Double_U':
-        if (f.size !== 8) return false;
-        if (v === undefined) r.skipBuffered(8);
-        else v.uint64(name, r.u64());
+        // vmstate_info_nullptr: one 0x30 byte.
+        if (r.peekU8() !== 0x30) return false;
+        r.u8();
+        v?.nullPointer(name);
         return true;
       case 'buffer':
       case 'pci config':
@@ -374,6 +309,21 @@ class DeviceWalker {
     }
   }
 }
+
+/** Types read as one number of a fixed size: the size and the visitor call (QEMU's names, quirks included). */
+const FIXED = new Map<string, { readonly size: number; readonly put: (v: OutputVisitor, name: string, r: ChannelReader) => void }>();
+const fixed = (size: number, put: (v: OutputVisitor, name: string, r: ChannelReader) => void, ...types: string[]): void => {
+  for (const t of types) FIXED.set(t, { size, put });
+};
+fixed(1, (v, name, r) => v.int8(name, r.i8()), 'int8');
+fixed(1, (v, name, r) => v.uint8(name, r.u8()), 'uint8', 'uint8 equal');
+fixed(2, (v, name, r) => v.int16(name, r.i16()), 'int16');
+fixed(2, (v, name, r) => v.uint16(name, r.u16()), 'uint16', 'uint16 equal');
+fixed(4, (v, name, r) => v.int32(name, r.i32()), 'int32', 'int32 le', 'int32 equal');
+fixed(4, (v, name, r) => v.uint32(name, r.u32()), 'uint32', 'uint32 equal');
+fixed(8, (v, name, r) => v.int64(name, r.i64()), 'int64', 'timer');
+// "int64 equal" is vmstate_info_uint64_equal (a name quirk).
+fixed(8, (v, name, r) => v.uint64(name, r.u64()), 'uint64', 'int64 equal', 'CPU_Double_U');
 
 function hexByte(b: number): string {
   return `0x${b.toString(16).padStart(2, '0')}`;
