@@ -12,7 +12,9 @@
  *
  * Speed: output goes into one large Uint8Array (hex through 256-entry tables, names encoded
  * once), never through per-byte strings, and is copied to the ChannelWriter a megabyte at a
- * time; memory stays flat because both buffers are reused.
+ * time; memory stays flat because both buffers are reused. Runs of whole hex lines of long
+ * values (RAM pages: most of a migration stream's XER) go through HexLines instead: pooled
+ * blocks sent by reference, digits stored by WebAssembly.
  */
 import type { ChannelWriter } from '../../channel/writer.js';
 import { Universal } from '../../format/ber/tag.js';
