@@ -205,6 +205,8 @@ export class RamLoadHandler implements LiveLoadHandler {
       const live = mem.bytesOf(s.local);
       for (let page = s.received.nextSet(0); page >= 0; page = s.received.nextSet(page + 1)) {
         live.set(s.bytes.subarray(page * ps, page * ps + ps), page * ps);
+        // Reported like any write to guest RAM: a page never written counts as zero when this machine migrates on.
+        mem.markDirty(s.local, page * ps, ps);
       }
     }
     this.staged.clear();
