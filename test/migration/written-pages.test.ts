@@ -1,10 +1,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { MemorySink } from '../../src/channel/transports/memory.js';
+import { ChannelReader } from '../../src/channel/reader.js';
+import { MemorySink, MemorySource } from '../../src/channel/transports/memory.js';
+import { ChannelWriter } from '../../src/channel/writer.js';
 import { GuestMemory } from '../../src/migration/guest-memory.js';
 import type { MigratableMachine } from '../../src/migration/handlers.js';
 import { LiveSampleMachine } from '../../src/migration/live-machine.js';
 import { PageBitmap } from '../../src/migration/page-bitmap.js';
+import { RamLoadHandler } from '../../src/migration/ram-load.js';
 import { createPipe } from '../../src/migration/pipe.js';
 import { MigrationDestination } from '../../src/migration/destination.js';
 import { MigrationSource } from '../../src/migration/source.js';
@@ -113,4 +116,27 @@ test('once completed, the bandwidth is the average over the transfer time (QEMU 
   const average = (s.transferredBytes * 1000) / (s.totalTimeMs - s.setupTimeMs);
   assert.ok(Math.abs(s.bandwidth - average) <= average * 1e-9, `bandwidth ${s.bandwidth} vs average ${average}`);
   assert.ok(Math.abs(s.ram.mbps - (s.bandwidth * 8) / 1e6) < 1e-6);
+});
+
+test('a destination committing a partial RAM stream page by page reports those writes, so they migrate on', async () => {
+  const memory = new GuestMemory();
+  memory.addBlock('a', 4 * PS);
+  // START: MEM_SIZE 0x4000 with block "a"; END: one PAGE record for page 2 (0x2000 | PAGE), EOS.
+  const sink = new MemorySink();
+  const w = new ChannelWriter(sink);
+  w.u64Split(0, 0x4000 | 0x04).countedString('a').u64Split(0, 0x4000).u64Split(0, 0x10);
+  w.u64Split(0, 0x2000 | 0x08).countedString('a').bytes(new Uint8Array(PS).fill(0x5c)).u64Split(0, 0x10);
+  await w.close();
+  const r = new ChannelReader(new MemorySource(sink.bytes()));
+  const load = new RamLoadHandler(memory);
+  await load.loadSection(r, 'start', 0, 4);
+  await load.loadSection(r, 'end', 0, 4);
+  load.commit();
+  assert.equal(memory.bytesOf(0)[2 * PS], 0x5c);
+  assert.deepEqual(pagesOf(memory.blocks[0]!.written), [2]);
+  // Migrating on sends page 2 whole and the others, never written, as ZERO records.
+  const machine: MigratableMachine = { machineType: 'm', memory, devices: [], stop() {}, resume() {} };
+  const out = await new MigrationSource(machine).migrate({ sink: new MemorySink() });
+  assert.equal(out.stats.ram.normalPages, 1);
+  assert.equal(out.stats.ram.zeroPages, 3);
 });
