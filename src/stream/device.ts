@@ -11,7 +11,7 @@ import type { ChannelReader } from '../channel/reader.js';
 import { VmsError, isVmsError, type PathElement } from '../errors.js';
 import type { OutputVisitor } from '../format/visitor.js';
 import { SectionType } from './constants.js';
-import type { VmdescDevice, VmdescField, VmdescStruct } from './vmdesc.js';
+import type { VmdescBody, VmdescDevice, VmdescField, VmdescStruct } from './vmdesc.js';
 
 /** Limits on what a (possibly hostile) vmdesc may make us read. */
 export interface DeviceDecodeLimits {
@@ -200,7 +200,7 @@ class DeviceWalker {
   }
 
   /** A nested struct (its fields and subsections), which must take exactly its described size. */
-  private struct(name: string, vmsdName: string, version: number, body: { readonly fields?: readonly VmdescField[]; readonly subsections?: readonly VmdescStruct[] }, size: number): void {
+  private struct(name: string, vmsdName: string, version: number, body: VmdescBody, size: number): void {
     const start = this.r.offset;
     this.v?.startStruct(name, { vmsdName, version });
     this.fields(body.fields ?? []);

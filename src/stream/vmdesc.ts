@@ -7,7 +7,7 @@
 import { VmsError, type PathElement } from '../errors.js';
 
 /** One field as the sender described it. */
-export interface VmdescField {
+export interface VmdescField extends VmdescBody {
   readonly name: string;
   readonly type: string;
   /** Bytes written for one element (structs include their subsections). */
@@ -18,31 +18,31 @@ export interface VmdescField {
   readonly index?: number;
   /** For type "struct". */
   readonly struct?: VmdescStruct;
-  /** For "tmp" and "vstruct": the nested VMSD inlined. */
+  /** For "tmp" and "vstruct": the nested VMSD inlined (with its fields and subsections). */
   readonly vmsd_name?: string;
   readonly version?: number;
+}
+
+/** What a VMSD as sent holds: its fields, then its subsections. */
+export interface VmdescBody {
   readonly fields?: readonly VmdescField[];
   readonly subsections?: readonly VmdescStruct[];
 }
 
 /** A VMSD as sent: a nested struct or a subsection. */
-export interface VmdescStruct {
+export interface VmdescStruct extends VmdescBody {
   readonly vmsd_name: string;
   readonly version: number;
-  readonly fields?: readonly VmdescField[];
-  readonly subsections?: readonly VmdescStruct[];
 }
 
 /** One FULL section that was written (iterative sections such as "ram" are not listed). */
-export interface VmdescDevice {
+export interface VmdescDevice extends VmdescBody {
   readonly name: string;
   readonly instance_id: number;
   readonly vmsd_name?: string;
   readonly version?: number;
   /** Old-style sections (no VMSD): total bytes, described as one "data" buffer. */
   readonly size?: number;
-  readonly fields?: readonly VmdescField[];
-  readonly subsections?: readonly VmdescStruct[];
 }
 
 export interface Vmdesc {

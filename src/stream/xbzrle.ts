@@ -31,13 +31,7 @@ export function encodeUleb128Small(out: Uint8Array, pos: number, value: number):
       actual: String(value),
     });
   }
-  if (value < 0x80) {
-    out[pos] = value;
-    return 1;
-  }
-  out[pos] = (value & 0x7f) | 0x80;
-  out[pos + 1] = value >>> 7;
-  return 2;
+  return putCount(out, pos, value);
 }
 
 /**

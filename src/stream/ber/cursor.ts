@@ -438,17 +438,7 @@ export class BerCursor {
       case St.arrayItem: {
         const k = this.poll();
         if (k === NeedMore) return;
-        if (this.atEndNow(k)) {
-          this.path.pop();
-          this.leaveNow('array');
-          this.pop();
-          if (f.out !== undefined) {
-            f.out.startArray(f.name, f.num);
-            f.rec!.replay(f.out);
-            f.out.endArray();
-          }
-          return;
-        }
+        if (this.atEndNow(k)) return this.endRecorded(f, 'array');
         this.path[this.path.length - 1] = f.num++;
         return this.valueStart(this.push(St.value, f.rec, f.name));
       }
@@ -469,17 +459,7 @@ export class BerCursor {
       case St.treeItem: {
         const k = this.poll();
         if (k === NeedMore) return;
-        if (this.atEndNow(k)) {
-          this.path.pop();
-          this.leaveNow('tree');
-          this.pop();
-          if (f.out !== undefined) {
-            f.out.startTree(f.name, f.num);
-            f.rec!.replay(f.out);
-            f.out.endTree();
-          }
-          return;
-        }
+        if (this.atEndNow(k)) return this.endRecorded(f, 'tree');
         this.path[this.path.length - 1] = f.num++;
         this.enterNow(TagClass.Universal, Universal.Sequence, 'TreeNode');
         f.rec?.treeNode();
@@ -607,6 +587,20 @@ export class BerCursor {
       default:
         throw this.fail('E_BER', 'unknown Value alternative', 'a Value alternative ([0]..[17], [29])', this.describe());
     }
+  }
+
+  /** The end of an array or tree: the recorded elements go out now that their count is known. */
+  private endRecorded(f: Frame, what: 'array' | 'tree'): void {
+    this.path.pop();
+    this.leaveNow(what);
+    this.pop();
+    const out = f.out;
+    if (out === undefined) return;
+    if (what === 'array') out.startArray(f.name, f.num);
+    else out.startTree(f.name, f.num);
+    f.rec!.replay(out);
+    if (what === 'array') out.endArray();
+    else out.endTree();
   }
 
   private primitiveValue(f: Frame): void {
