@@ -136,7 +136,7 @@ export class RamSaveHandler implements LiveSaveHandler {
   iterate(w: ChannelWriter, budgetBytes: number): IterateResult {
     const start = w.bytesPut;
     // Stop at the budget, or as soon as the channel asks for a drain (its queue is full).
-    const done = this.sendPages(w, () => w.needsDrain || w.bytesPut - start >= budgetBytes);
+    const done = this.sendPages(w, start + budgetBytes);
     writeBe64(w, 0, RamFlag.EOS);
     return done ? 'done' : 'more';
   }
@@ -152,7 +152,7 @@ export class RamSaveHandler implements LiveSaveHandler {
       this.completing = true;
     }
     const start = w.bytesPut;
-    const done = this.sendPages(w, () => w.needsDrain || w.bytesPut - start >= budgetBytes);
+    const done = this.sendPages(w, start + budgetBytes);
     if (!done) return 'more';
     writeBe64(w, 0, RamFlag.EOS);
     this.completing = false;
@@ -164,8 +164,11 @@ export class RamSaveHandler implements LiveSaveHandler {
     this.logging = false;
   }
 
-  /** Sends set pages from the cursor on; true when the bitmaps are empty, false when `full()` stopped it. */
-  private sendPages(w: ChannelWriter, full: () => boolean): boolean {
+  /**
+   * Sends set pages from the cursor on, until the bitmaps are empty (true) or the channel has
+   * put `putLimit` bytes or asks for a drain (false).
+   */
+  private sendPages(w: ChannelWriter, putLimit: number): boolean {
     const ps = this.memory.pageSize;
     const c = this.counters;
     for (let scanned = 0; scanned <= this.toSend.length; scanned++) {
@@ -196,7 +199,7 @@ export class RamSaveHandler implements LiveSaveHandler {
           c.normalPages++;
         }
         this.lastBlock = bi;
-        if (full()) {
+        if (w.needsDrain || w.bytesPut >= putLimit) {
           this.cursorPage = page + 1;
           return false;
         }
