@@ -295,7 +295,7 @@ class SchemaWalker {
       }
     }
     if (found >= 0) {
-      for (let j = f.pos; j < found; j++) this.passOver(f, comps[j]!, j, ev.offset, ev.tagName);
+      for (let j = f.pos; j < found; j++) this.passOver(f, comps[j]!, j, ev.offset, ev);
       f.pos = found + 1;
       return this.takeComponent(plan, found);
     }
@@ -313,7 +313,7 @@ class SchemaWalker {
     const from = f.pos;
     for (let j = from; j < comps.length; j++) {
       if (!plan.mandatory[j]) continue;
-      for (let i = from; i < j; i++) this.passOver(f, comps[i]!, i, ev.offset, ev.tagName);
+      for (let i = from; i < j; i++) this.passOver(f, comps[i]!, i, ev.offset, ev);
       f.pos = j + 1;
       this.child.add(comps[j]!.name);
       this.report('SCHEMA_TAG', 'error', ev.offset, `component ${comps[j]!.name} of ${plan.type.name} has the wrong tag`, nextExpected(comps, keys, from), ev.tagName);
@@ -354,12 +354,16 @@ class SchemaWalker {
     return componentPlan(parent, i);
   }
 
-  /** A component left out before the one found (or before the end): an error when it is mandatory. */
-  private passOver(f: Frame, c: Component, i: number, at: number, found: string): void {
+  /**
+   * A component left out before the value `found` (undefined: before the end of `f`): an error
+   * when it is mandatory. What was found is named only when reported (no string per passed-over component).
+   */
+  private passOver(f: Frame, c: Component, i: number, at: number, found: BerEvent | undefined): void {
     if (f.plan.mandatory[i]) {
       const saved = this.childInPath;
       this.childInPath = false;
-      this.report('SCHEMA_MISSING', 'error', at, `mandatory component ${c.name} of ${f.plan.type.name} is missing`, `${c.name} (${describeFirst(c.type)})`, found);
+      const what = found !== undefined ? found.tagName : `the end of ${f.kind === Kind.Set ? 'SET ' : ''}${f.plan.type.name}`;
+      this.report('SCHEMA_MISSING', 'error', at, `mandatory component ${c.name} of ${f.plan.type.name} is missing`, `${c.name} (${describeFirst(c.type)})`, what);
       this.childInPath = saved;
     } else if (c.default !== undefined) this.obs?.absentDefault(c);
   }
@@ -501,12 +505,12 @@ class SchemaWalker {
         break;
       case Kind.Sequence: {
         const comps = f.plan.type.def.components;
-        for (let j = f.pos; j < comps.length; j++) this.passOver(f, comps[j]!, j, contentsEnd, `the end of ${f.plan.type.name}`);
+        for (let j = f.pos; j < comps.length; j++) this.passOver(f, comps[j]!, j, contentsEnd, undefined);
         break;
       }
       case Kind.Set: {
         const comps = f.plan.type.def.components;
-        for (let j = 0; j < comps.length; j++) if (f.seen[j] === 0) this.passOver(f, comps[j]!, j, contentsEnd, `the end of SET ${f.plan.type.name}`);
+        for (let j = 0; j < comps.length; j++) if (f.seen[j] === 0) this.passOver(f, comps[j]!, j, contentsEnd, undefined);
         break;
       }
       case Kind.SequenceOf: {

@@ -59,7 +59,6 @@ export const segmentTag = (number: number): number => (number === Universal.BitS
 
 export class ContentCheck {
   private type = 0;
-  private name = '';
   private offset = 0;
   private seen = 0;
   private b0 = 0;
@@ -79,10 +78,14 @@ export class ContentCheck {
 
   constructor(private readonly report: ReportFn) {}
 
+  /** The type's name, for messages only: built when a finding is reported, never per value. */
+  private get name(): string {
+    return tagName(0, this.type);
+  }
+
   /** Starts a value of universal type `type` whose identifier is at `offset`. */
   begin(type: number, offset: number): void {
     this.type = type;
-    this.name = tagName(0, type);
     this.offset = offset;
     this.seen = 0;
     this.reported = false;
@@ -115,14 +118,13 @@ export class ContentCheck {
 
   /** Applies the rules that need the whole value. */
   finish(): void {
-    const { seen, name, offset } = this;
-    const len = `${seen} contents octets`;
+    const { seen, offset } = this;
     switch (this.type) {
       case Universal.Boolean:
-        if (seen !== 1) this.report('X690_BOOLEAN', 'error', offset, 'BOOLEAN contents must be one octet (X.690 8.2.1)', '1 contents octet', len);
+        if (seen !== 1) this.report('X690_BOOLEAN', 'error', offset, 'BOOLEAN contents must be one octet (X.690 8.2.1)', '1 contents octet', octetsText(seen));
         break;
       case Universal.Null:
-        if (seen !== 0) this.report('X690_NULL', 'error', offset, 'NULL must have no contents (X.690 8.8.2)', '0 contents octets', len);
+        if (seen !== 0) this.report('X690_NULL', 'error', offset, 'NULL must have no contents (X.690 8.8.2)', '0 contents octets', octetsText(seen));
         break;
       case Universal.Integer:
       case Universal.Enumerated:
@@ -130,16 +132,16 @@ export class ContentCheck {
         break;
       case Universal.ObjectIdentifier:
       case Universal.RelativeOid:
-        if (seen === 0) this.report('X690_OID', 'error', offset, `${name} has no subidentifiers`, 'at least one contents octet', len);
+        if (seen === 0) this.report('X690_OID', 'error', offset, `${this.name} has no subidentifiers`, 'at least one contents octet', octetsText(seen));
         else if (!this.fresh && !this.reported) {
-          this.report('X690_OID', 'error', this.lastAt, `${name} ends inside a subidentifier (X.690 8.19.2)`, 'a last octet with bit 8 clear', hex1(this.last));
+          this.report('X690_OID', 'error', this.lastAt, `${this.name} ends inside a subidentifier (X.690 8.19.2)`, 'a last octet with bit 8 clear', hex1(this.last));
         }
         break;
       case Universal.Real:
         this.finishReal();
         break;
       case Universal.BitString:
-        if (seen === 0) this.report('X690_BIT_STRING', 'error', offset, 'BIT STRING has no unused-bits octet (X.690 8.6.2)', 'at least 1 contents octet', len);
+        if (seen === 0) this.report('X690_BIT_STRING', 'error', offset, 'BIT STRING has no unused-bits octet (X.690 8.6.2)', 'at least 1 contents octet', octetsText(seen));
         else if (this.b0 > 7) this.report('X690_BIT_STRING', 'error', offset, 'BIT STRING unused-bits octet is above 7 (X.690 8.6.2.2)', '0..7', String(this.b0));
         else if (seen === 1 && this.b0 !== 0) this.report('X690_BIT_STRING', 'error', offset, 'an empty BIT STRING must have 0 unused bits (X.690 8.6.2.3)', '0', String(this.b0));
         break;
@@ -147,10 +149,10 @@ export class ContentCheck {
         if (this.need > 0 && !this.reported) this.report('X690_CHARACTERS', 'error', this.lastAt, 'UTF8String ends inside a character', 'a complete UTF-8 sequence', `${this.need} continuation octets missing`);
         break;
       case Universal.UniversalString:
-        if (seen % 4 !== 0) this.report('X690_CHARACTERS', 'error', offset, 'UniversalString is not a whole number of 4-octet characters', 'a multiple of 4 octets', len);
+        if (seen % 4 !== 0) this.report('X690_CHARACTERS', 'error', offset, 'UniversalString is not a whole number of 4-octet characters', 'a multiple of 4 octets', octetsText(seen));
         break;
       case Universal.BMPString:
-        if (seen % 2 !== 0) this.report('X690_CHARACTERS', 'error', offset, 'BMPString is not a whole number of 2-octet characters', 'a multiple of 2 octets', len);
+        if (seen % 2 !== 0) this.report('X690_CHARACTERS', 'error', offset, 'BMPString is not a whole number of 2-octet characters', 'a multiple of 2 octets', octetsText(seen));
         break;
       case Universal.UTCTime:
       case Universal.GeneralizedTime:
@@ -162,14 +164,14 @@ export class ContentCheck {
   }
 
   private finishInteger(): void {
-    const { seen, name, offset, b0, b1 } = this;
+    const { seen, offset, b0, b1 } = this;
     if (seen === 0) {
-      this.report('X690_INTEGER', 'error', offset, `${name} has no contents octets (X.690 8.3.1)`, 'at least one octet', '0 octets');
+      this.report('X690_INTEGER', 'error', offset, `${this.name} has no contents octets (X.690 8.3.1)`, 'at least one octet', '0 octets');
       return;
     }
     // X.690 8.3.2: the first nine bits shall not all be ones, nor all zeros.
     if (seen >= 2 && ((b0 === 0x00 && (b1 & 0x80) === 0) || (b0 === 0xff && (b1 & 0x80) !== 0))) {
-      this.report('X690_INTEGER', 'error', offset, `${name} is not in its shortest form: the first 9 bits are all ${b0 === 0 ? 'zero' : 'one'} (X.690 8.3.2)`, 'no redundant leading 00 or FF octet', `${hex1(b0)} ${hex1(b1)}`);
+      this.report('X690_INTEGER', 'error', offset, `${this.name} is not in its shortest form: the first 9 bits are all ${b0 === 0 ? 'zero' : 'one'} (X.690 8.3.2)`, 'no redundant leading 00 or FF octet', `${hex1(b0)} ${hex1(b1)}`);
     }
   }
 
@@ -289,17 +291,18 @@ export class ContentCheck {
   }
 
   private finishTime(): void {
-    const { seen, offset, name, text } = this;
+    const { seen, offset, text } = this;
     if (this.reported) return;
     if (seen > TIME_MAX) {
-      this.report('X690_TIME', 'error', offset, `${name} is too long to be a time`, `at most ${TIME_MAX} characters`, `${seen}`);
+      this.report('X690_TIME', 'error', offset, `${this.name} is too long to be a time`, `at most ${TIME_MAX} characters`, `${seen}`);
       return;
     }
     let s = '';
     for (let i = 0; i < seen; i++) s += String.fromCharCode(text[i]!);
     const problem = timeProblem(this.type, s);
-    if (problem !== undefined) this.report('X690_TIME', 'error', offset, `${name} is malformed`, problem, JSON.stringify(s));
+    if (problem !== undefined) this.report('X690_TIME', 'error', offset, `${this.name} is malformed`, problem, JSON.stringify(s));
   }
 }
 
+const octetsText = (n: number): string => `${n} contents octets`;
 const hex1 = (b: number): string => `0x${b.toString(16).padStart(2, '0')}`;

@@ -14,12 +14,12 @@
 import { Command, InvalidArgumentError } from 'commander';
 import pc from 'picocolors';
 import { ChannelReader } from '../../channel/reader.js';
-import { ChannelWriter } from '../../channel/writer.js';
+import type { ChannelWriter as ChannelWriterType } from '../../channel/writer.js';
+import type { XerWriter as XerWriterType } from '../../asn1/xer/writer.js';
 import { VmsError, formatPath, isVmsError } from '../../errors.js';
 import { DEFAULT_MAX_ERRORS, checkX690 } from '../../asn1/x690/check.js';
 import { formatValidationDiagnostic, loadSchema, validateBer, type ValidationDiagnostic } from '../../asn1/validate/index.js';
 import { sparseReads } from '../../asn1/validate/sparse-reads.js';
-import { XerWriter } from '../../asn1/xer/writer.js';
 import { CLI_READER, EXIT_BAD_STREAM, EXIT_OK, action, hex, openInput, openOutput, toJson, usageExits } from '../util.js';
 
 /** Options as commander hands them over (`--no-schema` makes `schema` false; `--schema F` repeated gives a list). */
@@ -65,9 +65,9 @@ export const VALIDATORS: Readonly<Record<string, Validator>> = {
       if (isVmsError(e) && e.code === 'E_ASN1') throw new VmsError('E_USAGE', e.reason, { expected: e.expected, actual: e.actual });
       throw e;
     }
-    const xerSink = opts.xer === undefined ? undefined : openOutput(opts.xer);
-    const xerOut = xerSink === undefined ? undefined : new ChannelWriter(xerSink);
-    const xer = xerOut === undefined ? undefined : new XerWriter(xerOut);
+    // The XER writer (and its WebAssembly hex loop) is loaded only when asked for: plain validation starts faster.
+    const xerOut = opts.xer === undefined ? undefined : await openXer(opts.xer);
+    const xer = xerOut?.xer;
     try {
       const report = await validateBer(input, loaded.type, {
         maxErrors: opts.maxErrors ?? DEFAULT_MAX_ERRORS,
@@ -77,10 +77,16 @@ export const VALIDATORS: Readonly<Record<string, Validator>> = {
       if (xer !== undefined) await xer.finish();
       return { validator: `schema ${loaded.type.name}`, ...report };
     } finally {
-      if (xerOut !== undefined) await xerOut.close();
+      if (xerOut !== undefined) await xerOut.out.close();
     }
   },
 };
+
+async function openXer(path: string): Promise<{ readonly out: ChannelWriterType; readonly xer: XerWriterType }> {
+  const [{ ChannelWriter }, { XerWriter }] = await Promise.all([import('../../channel/writer.js'), import('../../asn1/xer/writer.js')]);
+  const out = new ChannelWriter(openOutput(path));
+  return { out, xer: new XerWriter(out) };
+}
 
 /** Picks the validator for the options: `--no-schema` gives the X.690 check, anything else the schema validator. */
 export function chooseValidator(opts: ValidateOptions): Validator {
