@@ -3,28 +3,13 @@
  * name, and the default (vmstream's own `schema/migration.asn1`, `MigrationStream`) found
  * relative to the installed package, not the working directory.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { VmsError } from '../../errors.js';
 import { compileAsn1, type CompileResult } from '../compile.js';
 import { formatDiagnostic, hasErrors } from '../diagnostics.js';
 import type { AsnType } from '../types.js';
+import { DEFAULT_TYPE, readSchemaFiles, type SchemaSource } from './schema-path.js';
 
-export const DEFAULT_SCHEMA_FILE = 'schema/migration.asn1';
-export const DEFAULT_TYPE = 'MigrationStream';
-
-/** The package's `schema/migration.asn1`: the nearest ancestor of this module that holds it. */
-export function defaultSchemaPath(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const candidate = join(dir, DEFAULT_SCHEMA_FILE);
-    if (existsSync(candidate)) return candidate;
-    const up = dirname(dir);
-    if (up === dir) throw new VmsError('E_IO', `${DEFAULT_SCHEMA_FILE} is not installed with vmstream`, { expected: 'the schema beside the package', actual: 'not found' });
-    dir = up;
-  }
-}
+export { DEFAULT_SCHEMA_FILE, DEFAULT_TYPE, defaultSchemaPath, readSchemaFiles, type SchemaSource } from './schema-path.js';
 
 export interface LoadedSchema {
   readonly compiled: CompileResult;
@@ -37,14 +22,11 @@ export interface LoadedSchema {
  * when the type does not exist, E_IO when a file cannot be read.
  */
 export function loadSchema(files: readonly string[], typeName?: string): LoadedSchema {
-  const paths = files.length === 0 ? [defaultSchemaPath()] : files;
-  const sources = paths.map((file) => {
-    try {
-      return { text: readFileSync(file, 'utf8'), file };
-    } catch (e) {
-      throw new VmsError('E_IO', `cannot read schema ${file}`, { actual: (e as Error).message, cause: e });
-    }
-  });
+  return compileSchema(readSchemaFiles(files), files.length === 0, typeName);
+}
+
+/** `loadSchema` on texts already read; `isDefault` says they are the default schema (whose type is MigrationStream). */
+export function compileSchema(sources: readonly SchemaSource[], isDefault: boolean, typeName?: string): LoadedSchema {
   const compiled = compileAsn1(sources);
   if (hasErrors(compiled.diagnostics)) {
     const errs = compiled.diagnostics.filter((d) => d.severity === 'error');
@@ -53,7 +35,7 @@ export function loadSchema(files: readonly string[], typeName?: string): LoadedS
       actual: formatDiagnostic(errs[0]!),
     });
   }
-  const name = typeName ?? (files.length === 0 ? DEFAULT_TYPE : firstTypeName(compiled));
+  const name = typeName ?? (isDefault ? DEFAULT_TYPE : firstTypeName(compiled));
   const type = name === undefined ? undefined : compiled.type(name);
   if (type === undefined) {
     const known = [...compiled.modules.values()].flatMap((m) => [...m.types.keys()]);

@@ -18,7 +18,9 @@ import type { ChannelWriter as ChannelWriterType } from '../../channel/writer.js
 import type { XerWriter as XerWriterType } from '../../asn1/xer/writer.js';
 import { VmsError, formatPath, isVmsError } from '../../errors.js';
 import { DEFAULT_MAX_ERRORS, checkX690 } from '../../asn1/x690/check.js';
-import { formatValidationDiagnostic, loadSchema, validateBer, type ValidationDiagnostic } from '../../asn1/validate/index.js';
+import { formatValidationDiagnostic, type ValidationDiagnostic } from '../../asn1/validate/diagnostics.js';
+import { loadSchemaCached } from '../../asn1/validate/schema-cache.js';
+import { validateBer } from '../../asn1/validate/walker.js';
 import { sparseReads } from '../../asn1/validate/sparse-reads.js';
 import { CLI_READER, EXIT_BAD_STREAM, EXIT_OK, action, hex, openInput, openOutput, toJson, usageExits } from '../util.js';
 
@@ -59,7 +61,8 @@ export const VALIDATORS: Readonly<Record<string, Validator>> = {
     const files = Array.isArray(opts.schema) ? (opts.schema as readonly string[]) : [];
     let loaded;
     try {
-      loaded = loadSchema(files, opts.type);
+      // From the schema cache when it holds this compile (the compiler is then not even loaded).
+      loaded = await loadSchemaCached(files, opts.type);
     } catch (e) {
       // A schema that does not compile is a usage problem (exit 2), not a bad stream.
       if (isVmsError(e) && e.code === 'E_ASN1') throw new VmsError('E_USAGE', e.reason, { expected: e.expected, actual: e.actual });
