@@ -31,11 +31,11 @@ export interface TypePlan {
   /** Tag keys of `type.tags`, outermost first. */
   readonly tagKeys: readonly number[];
   /** Value bounds as numbers (exact for values below 2^53; only used for such values), or undefined. */
-  readonly valueLo: readonly number[] | undefined;
-  readonly valueHi: readonly number[] | undefined;
+  readonly valueLo: Float64Array | undefined;
+  readonly valueHi: Float64Array | undefined;
   /** Size bounds as numbers, or undefined when unconstrained. */
-  readonly sizeLo: readonly number[] | undefined;
-  readonly sizeHi: readonly number[] | undefined;
+  readonly sizeLo: Float64Array | undefined;
+  readonly sizeHi: Float64Array | undefined;
   /** Permitted alphabet as code point bounds, or undefined. */
   readonly alphaLo: readonly number[] | undefined;
   readonly alphaHi: readonly number[] | undefined;
@@ -132,8 +132,10 @@ export function planOf(type: AsnType): TypePlan {
     universal: UNIVERSAL_OF[type.kind] ?? 0,
     wrappers: type.kind === 'ANY' ? n : wrappers,
     tagKeys: type.tags.map(tagKey),
-    ...bounds('value', type.value),
-    ...bounds('size', type.size),
+    valueLo: checkedLo(type.value),
+    valueHi: checkedHi(type.value),
+    sizeLo: checkedLo(type.size),
+    sizeHi: checkedHi(type.size),
     alphaLo: type.alphabet?.ranges.map((x) => (x.min === undefined ? 0 : Number(x.min))),
     alphaHi: type.alphabet?.ranges.map((x) => (x.max === undefined ? 0x10ffff : Number(x.max))),
     componentKeys: shape === Shape.Sequence || shape === Shape.Set ? comps.map(keysOf) : [],
@@ -150,12 +152,15 @@ function keysOf(c: Component): ReadonlySet<number> | undefined {
   return tags === 'any' ? undefined : new Set(tags.map(tagKey));
 }
 
-function bounds<P extends 'value' | 'size'>(prefix: P, r: Ranges | undefined): Record<`${P}Lo` | `${P}Hi`, number[] | undefined> {
-  const lo = r?.ranges.map((x) => (x.min === undefined ? -Infinity : Number(x.min)));
-  const hi = r?.ranges.map((x) => (x.max === undefined ? Infinity : Number(x.max)));
-  // An extensible constraint (`(1..10, ...)`) lets BER carry values outside the root: nothing to check.
-  const use = r !== undefined && !r.extensible;
-  return { [`${prefix}Lo`]: use ? lo : undefined, [`${prefix}Hi`]: use ? hi : undefined } as Record<`${P}Lo` | `${P}Hi`, number[] | undefined>;
+// Bounds as numbers, in Float64Arrays: one array kind whatever the bounds (small integers or ±Infinity), so
+// `inNumberBounds` sees one shape and is not deoptimized when a plan with other bounds comes along.
+// An extensible constraint (`(1..10, ...)`) lets BER carry values outside the root: nothing to check.
+function checkedLo(r: Ranges | undefined): Float64Array | undefined {
+  return r === undefined || r.extensible ? undefined : Float64Array.from(r.ranges, (x) => (x.min === undefined ? -Infinity : Number(x.min)));
+}
+
+function checkedHi(r: Ranges | undefined): Float64Array | undefined {
+  return r === undefined || r.extensible ? undefined : Float64Array.from(r.ranges, (x) => (x.max === undefined ? Infinity : Number(x.max)));
 }
 
 /** asn1c names a SEQUENCE OF element after its type reference, or its builtin type (`INTEGER`, `SEQUENCE`). */
@@ -166,7 +171,7 @@ function xerElementName(t: AsnType): string | undefined {
 }
 
 /** True when `v` (a safe integer) is within the bounds. */
-export function inNumberBounds(lo: readonly number[], hi: readonly number[], v: number): boolean {
+export function inNumberBounds(lo: Float64Array, hi: Float64Array, v: number): boolean {
   for (let i = 0; i < lo.length; i++) if (v >= lo[i]! && v <= hi[i]!) return true;
   return false;
 }
