@@ -9,10 +9,11 @@
  * buffered whole or arrives in pieces, and no second (synchronous) copy of the grammar is needed.
  *
  * Rules of the machine: a step reads at most one new event, and before any side effect (so
- * a step cut short for want of bytes is run again unchanged); a step that consumes an event
- * ends there. A string's contents (one primitive, whole or in pieces, or a constructed string
- * of segments) are gathered by a frame of their own, after which the step that asked for
- * them runs again and finds them in `collected`.
+ * a step cut short for want of bytes is run again unchanged); once it has consumed that event
+ * it sets the frame's next state and returns, or calls that next step directly (the hot paths
+ * do, so a field takes one turn of the driver loop). A string's contents (one primitive, whole
+ * or in pieces, or a constructed string of segments) are gathered by a frame of their own,
+ * after which the step that asked for them runs again and finds them in `collected`.
  */
 import { VmsError, type PathElement, type VmsCode } from '../../errors.js';
 import { decodeIntegerBig, decodeIntegerSafe } from '../../format/ber/integer.js';
@@ -187,16 +188,25 @@ export class BerCursor {
   /** Runs the frames pushed since the stack was empty until it is empty again, waiting only when it must. */
   private async drive(): Promise<void> {
     const frames = this.frames;
-    while (this.sp > 0) {
-      this.step(frames[this.sp - 1]!);
-      if (this.starved) {
-        this.starved = false;
-        await this.br.more();
-      } else if (this.waiting !== undefined) {
-        const w = this.waiting;
-        this.waiting = undefined;
-        await w;
+    try {
+      while (this.sp > 0) {
+        this.step(frames[this.sp - 1]!);
+        if (this.starved) {
+          this.starved = false;
+          await this.br.more();
+        } else if (this.waiting !== undefined) {
+          const w = this.waiting;
+          this.waiting = undefined;
+          await w;
+        }
       }
+    } catch (e) {
+      // Leave no frame behind for the next entry point.
+      this.sp = 0;
+      this.starved = false;
+      this.waiting = undefined;
+      this.collected = undefined;
+      throw e;
     }
   }
 
@@ -238,25 +248,24 @@ export class BerCursor {
       case St.structOpen:
         if (!this.tryEnter(CTX, f.top ? Body.device : ValueTag.struct, f.top ? 'device' : 'struct')) return;
         f.state = St.structHasName;
-        return;
+        return this.step(f);
       case St.structHasName:
         if (this.poll() === NeedMore) return;
         f.state = this.isStringNow(CTX, StructTag.name) ? St.structName : St.structVersion;
-        return;
+        return this.step(f);
       case St.structName: {
         const vmsdName = this.tryName(StructTag.name, 'vmsdName');
         if (vmsdName === undefined) return;
         f.text = vmsdName;
         f.state = St.structVersion;
-        return;
+        return this.step(f);
       }
       case St.structVersion: {
         const version = this.tryUint(StructTag.version, 'version', 0xffffffff);
         if (version < 0) return;
         f.out?.startStruct(f.name, { vmsdName: f.text, version });
         f.state = St.structEnd;
-        this.push(St.fieldsOpen, f.out, '');
-        return;
+        return this.step(this.push(St.fieldsOpen, f.out, ''));
       }
       case St.structEnd:
         if (!this.tryLeave(f.top ? 'device' : 'struct')) return;
@@ -268,7 +277,7 @@ export class BerCursor {
         if (!this.tryEnter(CTX, StructTag.fields, 'fields')) return;
         this.path.push('');
         f.state = St.field;
-        return;
+        return this.step(f);
       case St.field: {
         const k = this.poll();
         if (k === NeedMore) return;
