@@ -18,7 +18,7 @@ import { runConvert } from '../src/cli/commands/convert.js';
 import { readAnyStream } from '../src/stream/ber/any.js';
 import { qemuToBer } from '../src/stream/ber/convert.js';
 import { StreamWriter } from '../src/stream/writer.js';
-import { NULL_SINK, benchCache, benchStream, cacheArg, measure, rowAdder, sha256, type BenchRow } from './common.js';
+import { NULL_SINK, cacheArg, measure, sha256, startStreamBench, type BenchRow } from './common.js';
 
 export type { BenchRow } from './common.js';
 
@@ -32,17 +32,8 @@ export interface BerConvertBenchOptions {
 export const name = 'ber-convert';
 
 export async function run(opts: BerConvertBenchOptions = {}): Promise<BenchRow[]> {
-  const log = opts.log ?? ((s: string) => console.log(s));
-  const cache = benchCache(opts.cacheDir);
-  const rows: BenchRow[] = [];
-  const add = rowAdder(rows, log);
-  const path = benchStream(cache, log);
-  if (path === undefined) {
-    add({ name: 'ber-convert bench', value: 0, unit: 'skipped', note: 'could not make the bench stream (QEMU missing?)' });
-    return rows;
-  }
-  const size = statSync(path).size;
-  log(`bench stream: ${path}, ${(size / 1e6).toFixed(0)} MB`);
+  const { rows, add, cache, path, size } = startStreamBench('ber-convert', opts);
+  if (path === undefined) return rows;
   // Outputs go to tmpfs when there is one, so the disk's write-back is not what we measure;
   // each is removed before its timed run (truncating a big file costs time of its own).
   const outDir = existsSync('/dev/shm') ? '/dev/shm' : cache;

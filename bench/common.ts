@@ -39,6 +39,29 @@ export function benchStream(cache: string, log: (s: string) => void): string | u
   return r.status === 0 && existsSync(path) ? path : undefined;
 }
 
+/** What a bench over the bench stream starts with: its rows and logger, and the stream (path undefined: a skipped row says why). */
+export function startStreamBench(bench: string, opts: { readonly cacheDir?: string; readonly log?: (s: string) => void }): {
+  readonly rows: BenchRow[];
+  readonly add: (r: BenchRow) => void;
+  readonly log: (s: string) => void;
+  readonly cache: string;
+  readonly path: string | undefined;
+  readonly size: number;
+} {
+  const log = opts.log ?? ((s: string) => console.log(s));
+  const cache = benchCache(opts.cacheDir);
+  const rows: BenchRow[] = [];
+  const add = rowAdder(rows, log);
+  const path = benchStream(cache, log);
+  if (path === undefined) {
+    add({ name: `${bench} bench`, value: 0, unit: 'skipped', note: 'could not make the bench stream (QEMU missing?)' });
+    return { rows, add, log, cache, path, size: 0 };
+  }
+  const size = statSync(path).size;
+  log(`bench stream: ${path}, ${(size / 1e6).toFixed(0)} MB`);
+  return { rows, add, log, cache, path, size };
+}
+
 export const cpuMsOf = (u: NodeJS.CpuUsage): number => (u.user + u.system) / 1000;
 
 /** Wall time and CPU time (user + system) of one in-process run. */

@@ -19,7 +19,7 @@ import { runConvert } from '../src/cli/commands/convert.js';
 import { CLI_READER, openInput } from '../src/cli/util.js';
 import { readStream } from '../src/stream/reader.js';
 import { StreamWriter } from '../src/stream/writer.js';
-import { NULL_SINK, benchCache, benchStream, cacheArg, measure, rowAdder, sha256, type BenchRow } from './common.js';
+import { NULL_SINK, cacheArg, measure, sha256, startStreamBench, type BenchRow } from './common.js';
 
 export type { BenchRow } from './common.js';
 
@@ -75,17 +75,8 @@ function timeCommand(cmd: string, args: readonly string[]): { ms: number; cpuMs?
 }
 
 export async function run(opts: StreamBenchOptions = {}): Promise<BenchRow[]> {
-  const log = opts.log ?? ((s: string) => console.log(s));
-  const cache = benchCache(opts.cacheDir);
-  const rows: BenchRow[] = [];
-  const add = rowAdder(rows, log);
-  const path = benchStream(cache, log);
-  if (path === undefined) {
-    add({ name: 'stream bench', value: 0, unit: 'skipped', note: 'could not make the bench stream (QEMU missing?)' });
-    return rows;
-  }
-  const size = statSync(path).size;
-  log(`bench stream: ${path}, ${(size / 1e6).toFixed(0)} MB`);
+  const { rows, add, log, cache, path, size } = startStreamBench('stream', opts);
+  if (path === undefined) return rows;
 
   const GB = 1e9;
   const cpuNote = (cpuMs: number | undefined): string => (cpuMs === undefined ? 'CPU n/a' : `${cpuMs.toFixed(0)} ms CPU, ${((cpuMs * GB) / size).toFixed(0)} ms CPU/GB`);
