@@ -114,7 +114,7 @@ export class RamLoadHandler implements LiveLoadHandler {
     this.sawBlocks = true;
   }
 
-  private page(p: RamPage): void {
+  private page(p: RamPage): Promise<void> | undefined {
     let s = this.last;
     if (p.block !== this.lastName || s === undefined) {
       s = this.staged.get(p.block);
@@ -148,23 +148,45 @@ export class RamLoadHandler implements LiveLoadHandler {
     }
     s.received.set(page);
     this.pages++;
-    if (this.reader !== undefined) this.continueRun(this.reader, s);
+    return this.reader === undefined ? undefined : this.continueRun(this.reader, s);
   }
 
   /**
-   * Stages the CONTINUE page and zero records buffered right after a page (same block) without
-   * a trip through the stream decoder per record: a header word, a bounds check and one copy
-   * per page. Stops at any other record, one past the block's end, or one not wholly buffered,
-   * and leaves it to the decoder (which reports what is wrong with it).
+   * Stages the CONTINUE page and zero records that follow a page (same block) without a trip
+   * through the stream decoder per record: a header word, a bounds check and one copy per
+   * page. Stops at any other record or one past the block's end, and leaves it to the decoder
+   * (which reports what is wrong with it). When the buffer runs dry it waits for the next
+   * record's bytes itself (a promise the decoder awaits) rather than let the decoder throw
+   * NEED_MORE and parse the record again: that showed once per socket chunk in profiles.
+   * Waiting is safe: at least 9 bytes follow any page in a valid stream (a record, or EOS and
+   * the section footer), and an ended source hands the cut record back to the decoder.
    */
-  private continueRun(r: ChannelReader, s: Staged): void {
+  private continueRun(r: ChannelReader, s: Staged): Promise<void> | undefined {
+    const need = this.stageBuffered(r, s);
+    return need === 0 ? undefined : this.awaitRun(r, s, need);
+  }
+
+  private async awaitRun(r: ChannelReader, s: Staged, need: number): Promise<void> {
+    while (need > 0 && (await r.fill(need))) need = this.stageBuffered(r, s);
+  }
+
+  /**
+   * Stages the run's records that are wholly buffered. Returns 0 when the run ended (another
+   * kind of record is next), else the bytes the next record needs buffered.
+   */
+  private stageBuffered(r: ChannelReader, s: Staged): number {
     const ps = this.memory.pageSize;
     const mask = ps - 1;
     const limit = s.bytes.length;
     const bytes = s.bytes;
     const received = s.received;
     let n = 0;
-    while (r.has(9)) {
+    let need = 0;
+    for (;;) {
+      if (!r.has(9)) {
+        need = 9;
+        break;
+      }
       const mark = r.mark();
       const hi = r.u64Split();
       const lo = r.lastLow;
@@ -178,6 +200,7 @@ export class RamLoadHandler implements LiveLoadHandler {
       if (flags === PAGE_CONTINUE) {
         if (!r.has(ps)) {
           r.reset(mark);
+          need = 8 + ps;
           break;
         }
         bytes.set(r.bytesView(ps), off);
@@ -192,6 +215,7 @@ export class RamLoadHandler implements LiveLoadHandler {
       n++;
     }
     this.pages += n;
+    return need;
   }
 
   commit(): void {
