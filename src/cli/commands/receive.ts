@@ -3,7 +3,9 @@
  * (or anything) and writes the stream as it arrives (`--to ber`: converted to BER on the
  * fly), then checks the file; with `--sample`
  * it receives a live migration into a sample machine, answers the source with an ACK and a
- * hash of the RAM and devices it committed.
+ * hash of the RAM and devices it committed. With `--sample`, `--prealloc` (the default)
+ * allocates and touches the staging copy of guest RAM before listening, so incoming pages
+ * cost no page faults on the migration's clock; `--no-prealloc` allocates it as pages arrive.
  */
 import { Command, Option } from 'commander';
 import { listen, openSink, openSource } from '../../channel/open.js';
