@@ -6,9 +6,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { isVmsError } from '../../src/errors.js';
 import { loadSchema, validateBer } from '../../src/asn1/validate/index.js';
 import { loadSchemaCached } from '../../src/asn1/validate/schema-cache.js';
@@ -109,4 +111,25 @@ test('schema cache: errors are the compiler\'s (not cached), and a directory oth
   await loadSchemaCached([], undefined, { cacheDir: open });
   chmodSync(open, 0o777);
   assert.equal((await loadSchemaCached([], undefined, { cacheDir: open })).cache, 'compiled');
+});
+
+test('vmstream validate: the first run fills $VMSTREAM_SCHEMA_CACHE, later runs report the same from it; =off leaves no file', () => {
+  const main = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+  const cacheDir = join(dir, 'cli');
+  const ok = join(dir, 'ok.ber');
+  const bad = join(dir, 'bad.ber');
+  writeFileSync(ok, VALID);
+  writeFileSync(bad, BAD);
+  const run = (cache: string, f: string) => spawnSync(process.execPath, [main, 'validate', '--json', f], { encoding: 'utf8', env: { ...process.env, VMSTREAM_SCHEMA_CACHE: cache } });
+  const first = [run(cacheDir, ok), run(cacheDir, bad)];
+  assert.equal(readdirSync(cacheDir).length, 1);
+  const second = [run(cacheDir, ok), run(cacheDir, bad)];
+  const off = [run('off', ok), run('off', bad)];
+  assert.deepStrictEqual(first.map((r) => r.status), [0, 1]);
+  for (const again of [second, off]) {
+    assert.deepStrictEqual(again.map((r) => r.status), [0, 1]);
+    assert.deepStrictEqual(again.map((r) => r.stdout), first.map((r) => r.stdout));
+  }
+  assert.match(first[1]!.stdout, /"code": "SCHEMA_VALUE"/);
+  assert.equal(readdirSync(cacheDir).length, 1);
 });

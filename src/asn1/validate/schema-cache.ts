@@ -5,7 +5,7 @@
  *
  * The cache file is named by a SHA-256 of everything the result depends on: the module texts in
  * order, the type asked for, whether they are the default schema, and the compiler itself (the
- * text of every module of `src/asn1/` as installed, and of the graph codec), so editing a schema
+ * text of every module of `src/asn1/` as installed, of the graph codec and of the tag constants), so editing a schema
  * or upgrading vmstream never serves an old compile. It lives in a per-user directory under the
  * temp dir, used only when it belongs to this user and nobody else may write to it. Any problem
  * reading or writing the cache falls back to compiling; errors in the schema are reported by the
@@ -82,14 +82,15 @@ function cacheKey(texts: readonly string[], isDefault: boolean, typeName: string
   return h.digest('hex');
 }
 
-/** The text of the compiler's modules as installed (`src/asn1/*` and the graph codec), hashed. */
+/** The text of the compiler's modules as installed (`src/asn1/*`, the graph codec, the tag constants), hashed. */
 function compilerFingerprint(): string {
   const here = fileURLToPath(import.meta.url);
   const ext = extname(here);
   const asn1 = dirname(dirname(here));
   const h = createHash('sha256');
   const files = readdirSync(asn1).filter((f) => f.endsWith(ext)).sort().map((f) => join(asn1, f));
-  files.push(join(dirname(here), `type-graph${ext}`), join(dirname(here), `schema${ext}`));
+  // The codec and the loader beside this module, and the tag constants compiled types are made of.
+  files.push(join(dirname(here), `type-graph${ext}`), join(dirname(here), `schema${ext}`), join(asn1, '..', 'format', 'ber', `tag${ext}`));
   for (const f of files) {
     h.update(f.slice(asn1.length));
     h.update(readFileSync(f));

@@ -9,6 +9,11 @@
  * Both are entries of `VALIDATORS`, chosen by `chooseValidator`; printing and exit statuses
  * are shared.
  *
+ * The compiled schema is kept in a per-user cache (src/asn1/validate/schema-cache.ts, keyed by the
+ * schema texts and the compiler; `VMSTREAM_SCHEMA_CACHE=off` or `=DIR`), so a run on a big stream
+ * does not load the ASN.1 compiler. Only the schema validator is loaded eagerly; the XER writer
+ * comes with `--xer`.
+ *
  * Exit status: 0 valid (warnings allowed), 1 invalid, 2 usage or I/O error.
  */
 import { Command, InvalidArgumentError } from 'commander';
