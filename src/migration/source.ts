@@ -231,8 +231,11 @@ export class MigrationSource extends EventEmitter {
           // Let the destination take what is in flight while the machine still runs: those
           // bytes (queues and socket buffers, up to ~20 MiB) would otherwise count as downtime.
           // Not with BER: the encoding sink holds back bytes until it has whole values, so the
-          // destination's count can lag the bytes put until the stream moves on.
+          // destination's count can lag the bytes put until the stream moves on. There the
+          // channel's queue is emptied instead; without any wait, a pass with nothing left but
+          // bytes in flight would start the next one at once (tens of thousands a second).
           if (returnPath !== undefined && this.options.format !== 'ber') await this.waitConsumed(w, returnPath, this.downtimeLimit.ms);
+          else await w.flushAll();
           pending = ram.syncPending() + this.inFlight(w);
           this.note(pending);
           if (pending <= threshold) break;
@@ -413,7 +416,8 @@ export class MigrationSource extends EventEmitter {
    */
   private inFlight(w: ChannelWriter): number {
     const rp = this.returnPath;
-    if (rp !== undefined && rp.consumedAt > 0) return Math.max(0, w.bytesPut - rp.consumed);
+    // With BER the destination counts bytes only as whole values come out of the encoder, so its count lags.
+    if (rp !== undefined && rp.consumedAt > 0 && this.options.format !== 'ber') return Math.max(0, w.bytesPut - rp.consumed);
     return w.pending;
   }
 
