@@ -17,7 +17,7 @@ import { TagClass, Universal, tagName } from '../../format/ber/tag.js';
 import { choiceAlternatives, formatTag, firstTags, type AsnType, type Component } from '../types.js';
 import { formatRanges } from '../ranges.js';
 import { ContentCheck } from '../x690/contents.js';
-import type { X690Code } from '../x690/diagnostics.js';
+import { readerFailureCode, type X690Code } from '../x690/diagnostics.js';
 import { MAX_HEADER_BYTES, headerMayBeLong, putHeader, reportHeaderForms } from '../x690/header.js';
 import { CharScan, describeChar } from './chars.js';
 import type { ValidationCode, ValidationDiagnostic, ValidationSeverity } from './diagnostics.js';
@@ -216,8 +216,8 @@ class SchemaWalker {
         this.report('SCHEMA_EMPTY', 'error', r.offset, 'the stream holds no value', `one ${this.root.type.name} value`, 'end of stream');
       }
     } catch (e) {
-      if (!isVmsError(e) || (e.code !== 'E_BER' && e.code !== 'E_TRUNCATED' && e.code !== 'E_LIMIT')) throw e;
-      const code: X690Code = e.code === 'E_BER' ? 'X690_FRAMING' : e.code === 'E_TRUNCATED' ? 'X690_TRUNCATED' : 'X690_LIMIT';
+      const code = readerFailureCode(e);
+      if (code === undefined || !isVmsError(e)) throw e;
       // The schema path of the innermost open value, with the reader's tag path as the finer detail.
       this.childInPath = false;
       this.report(code, 'error', e.offset ?? r.offset, e.reason, e.expected, e.actual);

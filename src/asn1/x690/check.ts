@@ -12,7 +12,7 @@ import { isVmsError, type PathElement } from '../../errors.js';
 import { BerEventKind, BerReader, DEFAULT_MAX_DEPTH, type BerEvent } from '../../format/ber/reader.js';
 import { TagClass, Universal, tagName } from '../../format/ber/tag.js';
 import { ContentCheck, Form, segmentTag, universalForm, type ReportFn } from './contents.js';
-import type { X690Code, X690Diagnostic, X690Severity } from './diagnostics.js';
+import { readerFailureCode, type X690Code, type X690Diagnostic, type X690Severity } from './diagnostics.js';
 import { headerMayBeLong, reportHeaderForms } from './header.js';
 
 export interface X690Options {
@@ -110,8 +110,8 @@ class X690Checker {
         this.report('X690_EMPTY', 'error', r.offset, 'input holds no BER value', 'at least one value', 'end of input');
       }
     } catch (e) {
-      if (!isVmsError(e) || (e.code !== 'E_BER' && e.code !== 'E_TRUNCATED' && e.code !== 'E_LIMIT')) throw e;
-      const code: X690Code = e.code === 'E_BER' ? 'X690_FRAMING' : e.code === 'E_TRUNCATED' ? 'X690_TRUNCATED' : 'X690_LIMIT';
+      const code = readerFailureCode(e);
+      if (code === undefined || !isVmsError(e)) throw e;
       this.path = e.path;
       this.report(code, 'error', e.offset ?? r.offset, e.reason, e.expected, e.actual);
       complete = false;

@@ -2,7 +2,7 @@
  * Diagnostics of the schema-free X.690 check. What X.690 forbids is an error; what BER
  * allows but DER/CER would not (a needlessly long length) is a warning. Codes are stable.
  */
-import { formatPath, type PathElement } from '../../errors.js';
+import { formatPath, isVmsError, type PathElement } from '../../errors.js';
 
 export const X690_CODES = [
   /** Bytes that cannot be framed as BER (bad header, a length past its parent, misplaced 00 00...). Checking stops. */
@@ -37,6 +37,15 @@ export const X690_CODES = [
 
 export type X690Code = (typeof X690_CODES)[number];
 export type X690Severity = 'error' | 'warning';
+
+/**
+ * The finding for an error the BER reader threw (framing, a cut, a limit), or undefined for any
+ * other error, which is not the input's fault and is rethrown.
+ */
+export function readerFailureCode(e: unknown): X690Code | undefined {
+  if (!isVmsError(e)) return undefined;
+  return e.code === 'E_BER' ? 'X690_FRAMING' : e.code === 'E_TRUNCATED' ? 'X690_TRUNCATED' : e.code === 'E_LIMIT' ? 'X690_LIMIT' : undefined;
+}
 
 /** One finding, located by byte offset and by the path down to it; `C` is the code set. */
 export interface BerDiagnostic<C extends string> {
