@@ -3,6 +3,7 @@
  * afterwards. Unlike a rewind this works on sockets, and it keeps the source's ability to
  * lend its chunks (see ChunkLendingSource), which a plain read-and-replay wrapper would hide.
  */
+import { concatBytes } from '../bytes.js';
 import { lendsChunks, type ChunkLendingSource } from '../reader.js';
 import type { ByteSource } from '../transport.js';
 
@@ -25,7 +26,7 @@ export async function peekAhead(source: ByteSource, n: number): Promise<{ first:
     parts.push(part);
     got += part.length;
   }
-  const ahead = parts.length === 1 ? parts[0]! : concat(parts, got);
+  const ahead = parts.length === 1 ? parts[0]! : concatBytes(parts, got);
   return { first: ahead.subarray(0, Math.min(n, got)), source: got === 0 ? source : prefixed(ahead, source) };
 }
 
@@ -56,12 +57,3 @@ function prefixed(prefix: Uint8Array, inner: ByteSource): ByteSource {
   return lending;
 }
 
-function concat(parts: readonly Uint8Array[], total: number): Uint8Array {
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}

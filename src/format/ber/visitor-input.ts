@@ -12,6 +12,7 @@
  * struct's name or version differs from what the description loads), E_UNKNOWN (a critical
  * extension), E_TRUNCATED, E_LIMIT; each names the byte offset and what was expected.
  */
+import { concatBytes } from '../../channel/bytes.js';
 import { NEED_MORE, type ChannelReader } from '../../channel/reader.js';
 import { VmsError, type VmsCode } from '../../errors.js';
 import type { InputVisitor, StructInfo, SubsectionHeader } from '../visitor.js';
@@ -602,13 +603,7 @@ export class BerInputVisitor implements InputVisitor {
     }
     this.leave(what);
     if (total > maxLength) throw new VmsError('E_BER', `${what} is too long`, { offset: at, expected: `at most ${maxLength} contents octets`, actual: `${total}` });
-    const out = new Uint8Array(total);
-    let p = 0;
-    for (const b of parts) {
-      out.set(b, p);
-      p += b.length;
-    }
-    return out;
+    return concatBytes(parts, total);
   }
 
   private checkFits(at: number, end: number, what: string): void {

@@ -15,6 +15,7 @@
  * or in pieces, or a constructed string of segments) are gathered by a frame of their own,
  * after which the step that asked for them runs again and finds them in `collected`.
  */
+import { concatBytes } from '../../channel/bytes.js';
 import { VmsError, type PathElement, type VmsCode } from '../../errors.js';
 import { decodeIntegerBig, decodeIntegerSafe } from '../../format/ber/integer.js';
 import { BerEventKind, type BerEvent, type BerReader } from '../../format/ber/reader.js';
@@ -652,7 +653,7 @@ export class BerCursor {
   /** Hands the gathered string (EMPTY when it was not kept) to the step that asked for it. */
   private stringDone(f: Frame): void {
     const parts = f.parts;
-    this.collected = parts === undefined ? EMPTY : parts.length === 1 ? parts[0]! : concat(parts);
+    this.collected = parts === undefined ? EMPTY : parts.length === 1 ? parts[0]! : concatBytes(parts);
     this.collectedAt = f.opAt;
     f.parts = undefined;
     f.piece = undefined;
@@ -931,14 +932,3 @@ export function latin1(b: Uint8Array): string {
   return s;
 }
 
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  let total = 0;
-  for (const b of parts) total += b.length;
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const b of parts) {
-    out.set(b, at);
-    at += b.length;
-  }
-  return out;
-}
