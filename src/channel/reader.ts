@@ -24,8 +24,10 @@ export const NEED_MORE: unique symbol = Symbol('vmstream.NEED_MORE');
 
 /**
  * A source that can lend the chunks it holds rather than copy them into the reader's buffer.
- * `readView()` resolves with the next bytes as a view the caller may keep (nobody writes
- * them again); an empty view means the end. `read()` must still work.
+ * `readView()` resolves with the next bytes as a view; an empty view means the end. A view
+ * stays valid until the source is asked for the chunk after the next one (a reader stitching
+ * a unit across two chunks copies from the older after it has the newer); the source may
+ * reuse its memory from then on. `read()` must still work.
  */
 export interface ChunkLendingSource extends ByteSource {
   readView(): Promise<Uint8Array>;

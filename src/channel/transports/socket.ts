@@ -8,10 +8,11 @@ import * as tls from 'node:tls';
 import { VmsError } from '../../errors.js';
 import { ioError } from '../io-error.js';
 import { ReadableSource, WritableSink } from './node-stream.js';
+import { SlabSource, adoptAccepted } from './socket-reads.js';
 
 /** Both directions of one connection. */
 export interface SocketConnection {
-  readonly source: ReadableSource;
+  readonly source: ReadableSource | SlabSource;
   readonly sink: WritableSink;
   /** The peer's address, in URI form when known ("tcp:127.0.0.1:50312"). */
   readonly remote: string | undefined;
@@ -27,15 +28,43 @@ export interface SocketPairOptions {
 
 /** Wraps a connected socket as a source and a sink; the socket is destroyed when both are closed. */
 export function socketPair(socket: net.Socket, options: SocketPairOptions): SocketConnection {
-  let open = 2;
-  const release = (): void => {
-    if (--open === 0) socket.destroy();
-  };
+  const release = releaser(() => socket);
   const source = new ReadableSource(socket, {
     maxQueued: options.maxQueued,
     name: options.name,
     onClose: release,
   });
+  return pair(socket, source, release, options);
+}
+
+/**
+ * Like socketPair for a socket a server accepted with `pauseOnConnect`: the kernel reads
+ * straight into our slabs (see socket-reads.ts), or, where this Node does not allow that,
+ * the socket is read as usual.
+ */
+function acceptedPair(accepted: net.Socket, options: SocketPairOptions): SocketConnection {
+  let socket = accepted;
+  const release = releaser(() => socket);
+  const slabs = new SlabSource({ maxQueued: options.maxQueued, name: options.name, onClose: release });
+  const adopted = adoptAccepted(accepted, slabs.onread);
+  if (adopted === undefined) {
+    accepted.resume();
+    return socketPair(accepted, options);
+  }
+  socket = adopted;
+  slabs.attach(adopted);
+  return pair(adopted, slabs, release, options);
+}
+
+/** A function that destroys the socket on its second call (both halves closed). */
+function releaser(socket: () => net.Socket): () => void {
+  let open = 2;
+  return () => {
+    if (--open === 0) socket().destroy();
+  };
+}
+
+function pair(socket: net.Socket, source: ReadableSource | SlabSource, release: () => void, options: SocketPairOptions): SocketConnection {
   const sink = new WritableSink(socket, { name: options.name, afterClose: release });
   if (options.use === 'sink') void source.close();
   // A source-only user never writes: its sink half needs no FIN, only release on source close.
@@ -219,7 +248,8 @@ export async function listenSocket(
       return;
     }
     if (target.kind !== 'unix') socket.setNoDelay(true);
-    const conn = socketPair(socket, { maxQueued: options.maxQueued, name: `connection on ${uri}` });
+    const pairOptions = { maxQueued: options.maxQueued, name: `connection on ${uri}` };
+    const conn = target.kind === 'tls' ? socketPair(socket, pairOptions) : acceptedPair(socket, pairOptions);
     const w = waiters.shift();
     if (w !== undefined) w.resolve(conn);
     else pending.push(conn);
@@ -242,7 +272,8 @@ export async function listenSocket(
     // Node sends the TLS alert and destroys the socket itself; we only count.
     server.on('tlsClientError', () => refused++);
   } else {
-    server = net.createServer({ allowHalfOpen: true }, deliver);
+    // Paused: acceptedPair moves the connection to a socket that reads into our slabs before any read.
+    server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true }, deliver);
   }
 
   await new Promise<void>((resolve, reject) => {
