@@ -17,7 +17,7 @@ import { peekAhead } from '../channel/transports/prefixed.js';
 import { detectFormat } from '../stream/ber/detect.js';
 import { parseVmdesc } from '../stream/vmdesc.js';
 import { berDecodingSource } from './ber-bridge.js';
-import { ACK_PREFIX, PROGRESS_INTERVAL_MS, PROGRESS_PREFIX, REPORT_PREFIX, writeLine, type AckMessage } from './ack.js';
+import { ACK_PREFIX, ProgressReporter, REPORT_PREFIX, writeLine, type AckMessage } from './ack.js';
 import type { DeviceHandler, LiveLoadHandler, MigratableMachine } from './handlers.js';
 import { RamLoadHandler } from './ram-load.js';
 import { RamStaging } from './ram-staging.js';
@@ -120,7 +120,8 @@ export class MigrationDestination extends EventEmitter {
     const stall = this.options.stallTimeoutMs ?? 10_000;
     // The first bytes tell the wire format: QEMU's "QEVM" or BER's 7F D6 CD 53 (converted back as it arrives).
     // peekAhead keeps a socket's chunks lendable, so the reader takes pages from them in place.
-    const peeked = await peekAhead(new StallGuardSource(conn.source, stall), 4);
+    const guarded = new StallGuardSource(conn.source, stall);
+    const peeked = await peekAhead(guarded, 4);
     const replay = peeked.source;
     const input = detectFormat(peeked.first) === 'ber' ? berDecodingSource(replay) : replay;
     const r = new ChannelReader(input, { bufferSize: DEFAULT_INCOMING_BUFFER, ...this.options.reader });
@@ -128,17 +129,9 @@ export class MigrationDestination extends EventEmitter {
     const ram = new RamLoadHandler(this.machine.memory, this.staging);
     let committed = false;
     // Progress for the source's downtime estimate, written in order with the ACK that follows.
-    let replyChain: Promise<void> = Promise.resolve();
-    const progress =
-      conn.reply === undefined
-        ? undefined
-        : setInterval(() => {
-            const bytes = r.bytesRead;
-            replyChain = replyChain.then(() => writeLine(conn.reply!, PROGRESS_PREFIX, { bytes })).catch(() => undefined);
-          }, PROGRESS_INTERVAL_MS);
+    const progress = conn.reply === undefined ? undefined : new ProgressReporter(conn.reply, () => r.bytesRead, () => guarded.waiting);
     const stopProgress = async (): Promise<void> => {
-      if (progress !== undefined) clearInterval(progress);
-      await replyChain;
+      await progress?.stop();
     };
     try {
       const staged = await this.load(r, ram);

@@ -11,7 +11,7 @@
  * on exactly as it was and a new migration can start at once.
  */
 import { EventEmitter } from 'node:events';
-import { setImmediate as yieldToLoop, setTimeout as sleep } from 'node:timers/promises';
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { ByteSink, ByteSource } from '../channel/transport.js';
 import { ChannelWriter, type WriterOptions } from '../channel/writer.js';
 import { VmsError, isVmsError } from '../errors.js';
@@ -326,7 +326,8 @@ export class MigrationSource extends EventEmitter {
 
   /**
    * Waits (at most `maxMs`) until the destination reports having consumed every byte put,
-   * polling its progress reports (they come every PROGRESS_INTERVAL_MS). Not estimated between
+   * waking at each of its progress reports (one comes within a few ms of it running out of
+   * bytes, see ProgressReporter) and every CONSUMED_POLL_MS for a cancel. Not estimated between
    * reports: on a loaded machine the destination takes a tail of zero-page records far slower
    * per byte than the bandwidth says, and ending the wait on an estimate raised idle downtime
    * from ~20-55 ms to 60-200 ms for a gain (≤ one report interval) lost in the noise.
@@ -336,7 +337,7 @@ export class MigrationSource extends EventEmitter {
     await this.drain(w);
     w.flush();
     while (rp.consumed < w.bytesPut && performance.now() < until && rp.refusal === undefined && w.error === undefined) {
-      await sleep(CONSUMED_POLL_MS);
+      await rp.nextLine(CONSUMED_POLL_MS);
       this.checkCancelled();
     }
     if (rp.consumedAt > 0) {

@@ -24,6 +24,11 @@ export class StallGuardSource implements ByteSource {
     if (lendsChunks(inner)) this.readView = () => this.guard(inner.readView());
   }
 
+  /** True while a read is pending: the consumer has taken everything delivered so far. */
+  get waiting(): boolean {
+    return this.pendingSince !== 0;
+  }
+
   get size(): number | undefined {
     return this.inner.size;
   }
