@@ -22,7 +22,7 @@ export const REPORT_PREFIX = 'VMSTREAM-REPORT ';
 export const PROGRESS_PREFIX = 'VMSTREAM-PROGRESS ';
 /** How often the destination reports the bytes it consumed while it is busy. */
 export const PROGRESS_INTERVAL_MS = 50;
-/** How soon the destination reports once it has consumed everything it received. */
+/** How often the destination looks at its progress: it reports one to two of these after it ran out of bytes. */
 export const PROGRESS_IDLE_MS = 2;
 /** Longest line accepted from the peer. */
 const MAX_LINE = 1 << 20;
@@ -39,7 +39,7 @@ export async function writeLine(sink: ByteSink, prefix: string, body: unknown): 
 /**
  * The destination's progress reports. Every PROGRESS_IDLE_MS it looks at the bytes consumed:
  * it reports when they changed and either PROGRESS_INTERVAL_MS passed since the last report
- * or the reader is idle, waiting for bytes. The idle report is what ends the source's wait at
+ * or the reader is idle (waiting for bytes, none consumed since the previous look). The idle report is what ends the source's wait at
  * the end of a pass (everything put has been consumed) within a few ms instead of up to a
  * whole interval (25-60 ms of each migration's total, measured); while the destination is
  * busy it changes nothing. Reports are written in order, and `stop()` waits for the last.
@@ -48,6 +48,8 @@ export class ProgressReporter {
   private chain: Promise<void> = Promise.resolve();
   private lastBytes = -1;
   private lastAt = 0;
+  /** Bytes consumed at the previous tick. */
+  private tickBytes = -1;
   private readonly timer: NodeJS.Timeout;
 
   constructor(
@@ -60,9 +62,13 @@ export class ProgressReporter {
 
   private tick(): void {
     const bytes = this.consumed();
+    const still = bytes === this.tickBytes;
+    this.tickBytes = bytes;
     if (bytes === this.lastBytes) return;
     const now = performance.now();
-    if (now - this.lastAt < PROGRESS_INTERVAL_MS && !this.idle()) return;
+    // Idle means waiting with nothing consumed since the last tick: a short gap between two
+    // socket reads while the stream flows is not the source waiting for us.
+    if (now - this.lastAt < PROGRESS_INTERVAL_MS && !(still && this.idle())) return;
     this.lastBytes = bytes;
     this.lastAt = now;
     this.chain = this.chain.then(() => writeLine(this.reply, PROGRESS_PREFIX, { bytes })).catch(() => undefined);
