@@ -23,6 +23,58 @@ export interface ReadableSourceOptions {
 }
 
 /**
+ * What a socket or pipe source knows of its stream's end: a clean end, or the first failure
+ * (an error, or a close before the end), and the one reader waiting for either or for data.
+ */
+export class StreamWatch {
+  private ended = false;
+  private failure: VmsError | undefined;
+  private waiter: (() => void) | undefined;
+
+  constructor(stream: Readable, name: string) {
+    stream.on('end', () => {
+      this.ended = true;
+      this.wake();
+    });
+    stream.on('error', (e) => {
+      this.failure ??= ioError(e, `reading ${name}`);
+      this.wake();
+    });
+    stream.on('close', () => {
+      if (!this.ended) this.failure ??= new VmsError('E_IO', `${name} closed before the end of the stream`);
+      this.wake();
+    });
+  }
+
+  get isEnded(): boolean {
+    return this.ended;
+  }
+
+  /**
+   * Waits until `ready()`; resolves false instead at a clean end with nothing ready. Throws
+   * the stream's failure, or E_CLOSED once `closed()`.
+   */
+  async until(ready: () => boolean, closed: () => boolean, name: string): Promise<boolean> {
+    while (!ready()) {
+      if (closed()) throw new VmsError('E_CLOSED', `${name} is closed`);
+      if (this.failure !== undefined) throw this.failure;
+      if (this.ended) return false;
+      await new Promise<void>((resolve) => (this.waiter = resolve));
+    }
+    return true;
+  }
+
+  /** Wakes the waiting reader (data arrived, or the source was closed). */
+  wake(): void {
+    const w = this.waiter;
+    if (w !== undefined) {
+      this.waiter = undefined;
+      w();
+    }
+  }
+}
+
+/**
  * Reads a Node Readable in flowing mode into a queue of chunks, pausing the stream while
  * more than `maxQueued` bytes wait unread, so a slow reader stops the peer (TCP window,
  * full pipe) instead of growing memory. `read()` copies from the queue into the caller's
@@ -35,10 +87,8 @@ export class ReadableSource implements ChunkLendingSource {
   private head = 0;
   private queued = 0;
   private peak = 0;
-  private ended = false;
   private closed = false;
-  private failure: VmsError | undefined;
-  private waiter: (() => void) | undefined;
+  private readonly watch: StreamWatch;
   private readonly maxQueued: number;
   private readonly name: string;
   private readonly onClose: (() => void | Promise<void>) | undefined;
@@ -50,25 +100,14 @@ export class ReadableSource implements ChunkLendingSource {
     this.maxQueued = options.maxQueued ?? DEFAULT_MAX_QUEUED;
     this.name = options.name ?? 'stream';
     this.onClose = options.onClose;
+    this.watch = new StreamWatch(stream, this.name);
     stream.on('data', (c: Uint8Array) => {
       if (this.closed) return; // discarding: a closed source still drains so the peer is not stuck
       this.chunks.push(c);
       this.queued += c.length;
       if (this.queued > this.peak) this.peak = this.queued;
       if (this.queued >= this.maxQueued) stream.pause();
-      this.wake();
-    });
-    stream.on('end', () => {
-      this.ended = true;
-      this.wake();
-    });
-    stream.on('error', (e) => {
-      this.failure ??= ioError(e, `reading ${this.name}`);
-      this.wake();
-    });
-    stream.on('close', () => {
-      if (!this.ended) this.failure ??= new VmsError('E_IO', `${this.name} closed before the end of the stream`);
-      this.wake();
+      this.watch.wake();
     });
   }
 
@@ -83,12 +122,7 @@ export class ReadableSource implements ChunkLendingSource {
   }
 
   async read(into: Uint8Array): Promise<number> {
-    while (this.queued === 0) {
-      if (this.closed) throw new VmsError('E_CLOSED', `${this.name} is closed`);
-      if (this.failure !== undefined) throw this.failure;
-      if (this.ended) return 0;
-      await new Promise<void>((resolve) => (this.waiter = resolve));
-    }
+    if (!(await this.watch.until(this.hasData, this.isClosed, this.name))) return 0;
     let n = 0;
     while (n < into.length && this.chunks.length > 0) {
       const c = this.chunks[0]!;
@@ -102,23 +136,18 @@ export class ReadableSource implements ChunkLendingSource {
       }
     }
     this.queued -= n;
-    if (this.queued < this.maxQueued && this.stream.isPaused() && !this.ended) this.stream.resume();
+    if (this.queued < this.maxQueued && this.stream.isPaused() && !this.watch.isEnded) this.stream.resume();
     return n;
   }
 
   async readView(): Promise<Uint8Array> {
-    while (this.queued === 0) {
-      if (this.closed) throw new VmsError('E_CLOSED', `${this.name} is closed`);
-      if (this.failure !== undefined) throw this.failure;
-      if (this.ended) return EMPTY;
-      await new Promise<void>((resolve) => (this.waiter = resolve));
-    }
+    if (!(await this.watch.until(this.hasData, this.isClosed, this.name))) return EMPTY;
     const c = this.chunks.shift()!;
     // A plain Uint8Array view: Buffer's own subarray is slower on the reader's hot path.
     const v = new Uint8Array(c.buffer, c.byteOffset + this.head, c.length - this.head);
     this.head = 0;
     this.queued -= v.length;
-    if (this.queued < this.maxQueued && this.stream.isPaused() && !this.ended) this.stream.resume();
+    if (this.queued < this.maxQueued && this.stream.isPaused() && !this.watch.isEnded) this.stream.resume();
     return v;
   }
 
@@ -128,7 +157,7 @@ export class ReadableSource implements ChunkLendingSource {
     this.closed = true;
     this.chunks.length = 0;
     this.queued = 0;
-    this.wake();
+    this.watch.wake();
     if (this.onClose !== undefined) {
       this.stream.resume();
       await this.onClose();
@@ -137,13 +166,8 @@ export class ReadableSource implements ChunkLendingSource {
     }
   }
 
-  private wake(): void {
-    const w = this.waiter;
-    if (w !== undefined) {
-      this.waiter = undefined;
-      w();
-    }
-  }
+  private readonly hasData = (): boolean => this.queued > 0;
+  private readonly isClosed = (): boolean => this.closed;
 }
 
 export interface WritableSinkOptions {

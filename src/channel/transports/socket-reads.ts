@@ -12,8 +12,8 @@
  */
 import * as net from 'node:net';
 import { VmsError } from '../../errors.js';
-import { ioError } from '../io-error.js';
 import type { ChunkLendingSource } from '../reader.js';
+import { StreamWatch } from './node-stream.js';
 
 /** Bytes per slab: the most one read can take. */
 const SLAB_BYTES = 1 << 20;
@@ -63,11 +63,9 @@ export class SlabSource implements ChunkLendingSource {
   private regionSlab: Slab;
   private regionAt = 0;
   private socket: net.Socket | undefined;
+  private watch: StreamWatch | undefined;
   private paused = false;
-  private ended = false;
   private closed = false;
-  private failure: VmsError | undefined;
-  private waiter: (() => void) | undefined;
   private readonly maxQueued: number;
   private readonly name: string;
   private readonly onClose: (() => void | Promise<void>) | undefined;
@@ -87,18 +85,7 @@ export class SlabSource implements ChunkLendingSource {
   /** Starts listening to the socket's end and errors; call once, right after creating it with `onread`. */
   attach(socket: net.Socket): void {
     this.socket = socket;
-    socket.on('end', () => {
-      this.ended = true;
-      this.wake();
-    });
-    socket.on('error', (e) => {
-      this.failure ??= ioError(e, `reading ${this.name}`);
-      this.wake();
-    });
-    socket.on('close', () => {
-      if (!this.ended) this.failure ??= new VmsError('E_IO', `${this.name} closed before the end of the stream`);
-      this.wake();
-    });
+    this.watch = new StreamWatch(socket, this.name);
   }
 
   /** Bytes received and not yet read. */
@@ -145,7 +132,7 @@ export class SlabSource implements ChunkLendingSource {
     this.queue.length = 0;
     this.lent = [];
     this.queued = 0;
-    this.wake();
+    this.watch?.wake();
     if (this.onClose !== undefined) {
       this.socket?.resume();
       await this.onClose();
@@ -156,14 +143,12 @@ export class SlabSource implements ChunkLendingSource {
 
   /** The first queued view, waiting for one; undefined at the end of the stream. */
   private async next(): Promise<SlabView | undefined> {
-    while (this.queue.length === 0) {
-      if (this.closed) throw new VmsError('E_CLOSED', `${this.name} is closed`);
-      if (this.failure !== undefined) throw this.failure;
-      if (this.ended) return undefined;
-      await new Promise<void>((resolve) => (this.waiter = resolve));
-    }
-    return this.queue[0];
+    if (this.watch === undefined) throw new VmsError('E_USAGE', 'a slab source was read before attach()');
+    return (await this.watch.until(this.hasData, this.isClosed, this.name)) ? this.queue[0] : undefined;
   }
+
+  private readonly hasData = (): boolean => this.queue.length > 0;
+  private readonly isClosed = (): boolean => this.closed;
 
   private lend(v: SlabView): void {
     if (this.lent.length === 2) this.release(this.lent.shift()!.slab);
@@ -201,26 +186,19 @@ export class SlabSource implements ChunkLendingSource {
     this.queue.push({ slab, view: slab.bytes.subarray(this.regionAt, this.regionAt + n) });
     this.queued += n;
     if (this.queued > this.peak) this.peak = this.queued;
-    this.wake();
+    this.watch?.wake();
     if (this.queued < this.maxQueued) return true;
     this.paused = true;
     return false;
   }
 
   private maybeResume(): void {
-    if (this.paused && this.queued < this.maxQueued && !this.ended) {
+    if (this.paused && this.queued < this.maxQueued && this.watch?.isEnded !== true) {
       this.paused = false;
       this.socket?.resume();
     }
   }
 
-  private wake(): void {
-    const w = this.waiter;
-    if (w !== undefined) {
-      this.waiter = undefined;
-      w();
-    }
-  }
 }
 
 /**
