@@ -39,10 +39,11 @@ export async function writeLine(sink: ByteSink, prefix: string, body: unknown): 
 /**
  * The destination's progress reports. Every PROGRESS_IDLE_MS it looks at the bytes consumed:
  * it reports when they changed and either PROGRESS_INTERVAL_MS passed since the last report
- * or the reader is idle (waiting for bytes, none consumed since the previous look). The idle report is what ends the source's wait at
- * the end of a pass (everything put has been consumed) within a few ms instead of up to a
- * whole interval (25-60 ms of each migration's total, measured); while the destination is
- * busy it changes nothing. Reports are written in order, and `stop()` waits for the last.
+ * or the reader is idle (waiting for bytes, none consumed since the previous look). The idle
+ * report ends the source's wait at the end of a pass (everything put has been consumed)
+ * within a few ms instead of up to a whole interval (25-60 ms of each migration's total,
+ * measured); while the destination is busy it changes nothing. Reports are written in
+ * order, and `stop()` waits for the last.
  */
 export class ProgressReporter {
   private chain: Promise<void> = Promise.resolve();
