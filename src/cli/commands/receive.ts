@@ -6,6 +6,8 @@
  * hash of the RAM and devices it committed. With `--sample`, `--prealloc` (the default)
  * allocates and touches the staging copy of guest RAM before listening, so incoming pages
  * cost no page faults on the migration's clock; `--no-prealloc` allocates it as pages arrive.
+ * It also receives a small scratch migration first, so V8 has compiled the receiving code
+ * when the real stream comes (`--no-warm-up` skips that).
  */
 import { Command, Option } from 'commander';
 import { listen, openSink, openSource } from '../../channel/open.js';
@@ -15,6 +17,7 @@ import { parseChannelUri } from '../../channel/uri.js';
 import { ChannelWriter } from '../../channel/writer.js';
 import { VmsError } from '../../errors.js';
 import { MigrationDestination } from '../../migration/destination.js';
+import { warmUpReceiving } from '../../migration/warm-up.js';
 import { LiveSampleMachine } from '../../migration/live-machine.js';
 import { StallGuardSource } from '../../migration/stall-guard.js';
 import { readAnyStream } from '../../stream/ber/any.js';
@@ -32,6 +35,7 @@ export interface ReceiveOptions {
   readonly sample: boolean;
   readonly ram: number;
   readonly prealloc: boolean;
+  readonly warmUp: boolean;
   readonly tlsCreds?: string;
   readonly announce: boolean;
   readonly stallTimeout: number;
@@ -110,6 +114,7 @@ export function receiveCommand(): Command {
       true,
     )
     .option('--no-prealloc', 'with --sample: allocate staging memory as pages arrive instead')
+    .option('--no-warm-up', 'with --sample: do not receive a small scratch migration before listening (it has V8 compile the receiving code first)')
     .option('--tls-creds <dir>', 'for tls:, a directory with ca-cert.pem, server-cert.pem, server-key.pem (clients must present a certificate signed by the CA)')
     .option('--stall-timeout <ms>', 'fail when no byte arrives for this long', intArg, 10_000)
     .option('--no-check', 'with -o: do not walk the written file afterwards')
@@ -121,7 +126,8 @@ export function receiveCommand(): Command {
         if ((o.output === undefined) === !o.sample) {
           throw new VmsError('E_USAGE', 'give exactly one of -o FILE and --sample');
         }
-        // The machine and its staging memory are ready before we listen: not on the migration's clock.
+        // The machine, its staging memory and the compiled receiving code are ready before we
+        // listen: not on the migration's clock.
         const machine = o.sample ? new LiveSampleMachine({ ramMiB: o.ram }) : undefined;
         const dest =
           machine === undefined
@@ -131,6 +137,7 @@ export function receiveCommand(): Command {
                 prealloc: o.prealloc,
                 afterCommit: async () => ({ hash: await machine.hash() }),
               });
+        if (dest !== undefined && o.warmUp) await warmUpReceiving();
         const conn = await incoming(uri, o);
         const started = performance.now();
         try {
