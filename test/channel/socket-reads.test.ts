@@ -1,10 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { connect } from 'node:net';
+import { Socket, connect } from 'node:net';
 import { ChannelReader } from '../../src/channel/reader.js';
 import { listen } from '../../src/channel/open.js';
-import { SlabSource } from '../../src/channel/transports/socket-reads.js';
+import { SlabSource, adoptAccepted } from '../../src/channel/transports/socket-reads.js';
 import { pseudoRandomBytes } from './helpers.js';
 
 const MiB = 1 << 20;
@@ -100,4 +100,11 @@ test('slab-read connections still answer on the reverse direction and report a p
   } finally {
     await l.close();
   }
+});
+
+test('a socket without a connection handle is not adopted and stays as it was', () => {
+  const loose = new Socket();
+  assert.equal(adoptAccepted(loose, new SlabSource().onread), undefined);
+  assert.equal(loose.destroyed, false);
+  loose.destroy();
 });
