@@ -44,7 +44,9 @@ export interface SourceOptions {
   readonly writer?: WriterOptions;
   /**
    * Wire format: QEMU's binary stream, or BER (schema/migration.asn1), which a vmstream
-   * destination detects from the first bytes. Statistics count the binary stream's bytes.
+   * destination detects from the first bytes. With BER, `transferredBytes` and the
+   * throughput count the BER bytes sent; `ram.transferred`, the bandwidth (and its limit)
+   * and the downtime estimate work on the binary stream the BER is made from.
    * Defaults to 'qemu'.
    */
   readonly format?: 'qemu' | 'ber';
@@ -114,6 +116,8 @@ export class MigrationSource extends EventEmitter {
   private failure: VmsError | undefined;
   private lastProgress = 0;
   private returnPath: ReturnPath | undefined;
+  /** With BER: the bytes that reached the transport (the writer counts the binary stream). */
+  private wire: { readonly bytes: number } | undefined;
 
   constructor(
     private readonly machine: MigratableMachine,
@@ -153,7 +157,7 @@ export class MigrationSource extends EventEmitter {
     const w = this.writer;
     const now = this.finishedAt > 0 ? this.finishedAt : performance.now();
     const total = this.startedAt === 0 ? 0 : now - this.startedAt;
-    const written = w?.bytesWritten ?? 0;
+    const written = this.wire?.bytes ?? w?.bytesWritten ?? 0;
     const c = ram?.counters;
     const ps = this.machine.memory.pageSize;
     return {
@@ -196,7 +200,9 @@ export class MigrationSource extends EventEmitter {
     }
     this.reset();
     const machine = this.machine;
-    const sink = this.options.format === 'ber' ? berEncodingSink(conn.sink) : conn.sink;
+    const wire = this.options.format === 'ber' ? countWrites(conn.sink) : undefined;
+    this.wire = wire;
+    const sink = wire !== undefined ? berEncodingSink(wire.sink) : conn.sink;
     const w = new ChannelWriter(sink, { chunkSize: MIGRATION_CHUNK_BYTES, highWaterMark: MIGRATION_HIGH_WATER, ...this.options.writer, bandwidth: this.maxBandwidth });
     const ram = new RamSaveHandler(machine.memory);
     this.writer = w;
@@ -378,6 +384,7 @@ export class MigrationSource extends EventEmitter {
     this.failure = undefined;
     this.lastProgress = 0;
     this.window = { at: 0, bytes: 0 };
+    this.wire = undefined;
   }
 
   private setStatus(s: MigrationStatus): void {
@@ -520,4 +527,20 @@ export class MigrationSource extends EventEmitter {
       clearTimeout(timer);
     }
   }
+}
+
+/** Wraps `sink`, counting the bytes it has taken. */
+function countWrites(sink: ByteSink): { readonly sink: ByteSink; readonly bytes: number } {
+  const counted = {
+    bytes: 0,
+    sink: {
+      write: async (chunk: Uint8Array): Promise<void> => {
+        await sink.write(chunk);
+        counted.bytes += chunk.length;
+      },
+      close: () => sink.close(),
+      destroy: (err?: Error) => sink.destroy(err),
+    } satisfies ByteSink,
+  };
+  return counted;
 }

@@ -91,9 +91,11 @@ test('the BER wire format: the source sends BER, the destination detects it and 
   const forward = createPipe();
   const back = createPipe();
   let firstBytes: Uint8Array | undefined;
+  let wireBytes = 0;
   const tap = {
     write: (c: Uint8Array) => {
       firstBytes ??= c.slice(0, 4);
+      wireBytes += c.length;
       return forward.sink.write(c);
     },
     close: () => forward.sink.close(),
@@ -106,6 +108,9 @@ test('the BER wire format: the source sends BER, the destination detects it and 
   src.stopWorkload();
   assert.deepEqual([...firstBytes!], [0x7f, 0xd6, 0xcd, 0x53]);
   assert.equal(out.report, await src.hash());
+  // The statistics count the BER bytes that went out, not the binary stream they encode.
+  assert.equal(out.stats.transferredBytes, wireBytes);
+  assert.notEqual(out.stats.transferredBytes, out.stats.ram.transferred);
   // Passes wait for the bytes in flight: without that wait BER migrations ran 40,000+ empty passes.
   assert.ok(out.stats.iterations < 1000, `${out.stats.iterations} passes`);
 });
