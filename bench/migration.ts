@@ -22,7 +22,7 @@ import { createServer, connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openDuplex } from '../src/channel/open.js';
-import { LiveSampleMachine } from '../src/migration/live-machine.js';
+import { LiveSampleMachine, fillXorshift } from '../src/migration/live-machine.js';
 import { MigrationSource } from '../src/migration/source.js';
 import type { MigrationStats } from '../src/migration/stats.js';
 import { launchQemu, qemuAvailable } from '../tools/qemu/launch.js';
@@ -146,13 +146,7 @@ let cached: { mib: number; bytes: Uint8Array } | undefined;
 function randomBytes(mib: number): Uint8Array {
   if (cached?.mib === mib) return cached.bytes;
   const words = new Uint32Array((mib << 20) >>> 2);
-  let x = 1;
-  for (let i = 0; i < words.length; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    words[i] = x >>> 0;
-  }
+  fillXorshift(words, 1);
   cached = { mib, bytes: new Uint8Array(words.buffer) };
   return cached.bytes;
 }

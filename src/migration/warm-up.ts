@@ -12,6 +12,7 @@ import type { ChunkLendingSource } from '../channel/reader.js';
 import { MigrationDestination } from './destination.js';
 import { GuestMemory } from './guest-memory.js';
 import type { MigratableMachine } from './handlers.js';
+import { fillXorshift } from './live-machine.js';
 import { MigrationSource } from './source.js';
 
 /** Scratch RAM per warm-up pass: half pseudo-random pages, half zero pages, as a busy guest. */
@@ -36,14 +37,7 @@ function scratchMachine(pageSize: number | undefined, filled: boolean): Migratab
   const block = memory.addBlock('vmstream.warm-up', WARM_UP_RAM_BYTES);
   if (filled) {
     const half = WARM_UP_RAM_BYTES / 2;
-    const words = new Uint32Array(memory.bytesOf(block).buffer, 0, half / 4);
-    let x = 1;
-    for (let i = 0; i < words.length; i++) {
-      x ^= x << 13;
-      x ^= x >>> 17;
-      x ^= x << 5;
-      words[i] = x >>> 0;
-    }
+    fillXorshift(new Uint32Array(memory.bytesOf(block).buffer, 0, half / 4), 1);
     memory.markDirty(block, 0, half);
   }
   return { machineType: 'vmstream-warm-up', memory, devices: [], stop: () => undefined, resume: () => undefined };
