@@ -57,11 +57,8 @@ export class SlabSource implements ChunkLendingSource {
   private lent: SlabView[] = [];
   private readonly free: Slab[] = [];
   private slab: Slab;
-  /** Where the next read goes in `slab`. */
+  /** Where the next read goes in `slab` (the region handed to Node starts there). */
   private fill = 0;
-  /** The region handed to the kernel for the next read: its slab and start. */
-  private regionSlab: Slab;
-  private regionAt = 0;
   private socket: net.Socket | undefined;
   private watch: StreamWatch | undefined;
   private paused = false;
@@ -78,7 +75,6 @@ export class SlabSource implements ChunkLendingSource {
     this.name = options.name ?? 'socket';
     this.onClose = options.onClose;
     this.slab = { bytes: new Uint8Array(SLAB_BYTES), views: 0 };
-    this.regionSlab = this.slab;
     this.onread = { buffer: () => this.nextRegion(), callback: (n) => this.received(n) };
   }
 
@@ -162,28 +158,26 @@ export class SlabSource implements ChunkLendingSource {
   /** Node asks where the next read goes: the rest of the current slab, or a fresh one. */
   private nextRegion(): Uint8Array {
     if (SLAB_BYTES - this.fill < MIN_READ_ROOM) {
-      if (this.slab.views === 0) {
-        this.fill = 0;
-      } else {
-        this.slab = this.free.pop() ?? { bytes: new Uint8Array(SLAB_BYTES), views: 0 };
-        this.fill = 0;
-      }
+      // The slab is reused in place once nothing queued or lent from it remains; else another.
+      if (this.slab.views > 0) this.slab = this.free.pop() ?? { bytes: new Uint8Array(SLAB_BYTES), views: 0 };
+      this.fill = 0;
     }
-    this.regionSlab = this.slab;
-    this.regionAt = this.fill;
     // No bigger than the room left under maxQueued (but one small read at least), so a read
     // overshoots the limit by at most MIN_READ_ROOM.
     const room = Math.max(MIN_READ_ROOM, this.maxQueued - this.queued);
     return this.slab.bytes.subarray(this.fill, Math.min(SLAB_BYTES, this.fill + room));
   }
 
-  /** Node read `n` bytes into the last region. Returns false to pause the socket. */
+  /**
+   * Node read `n` bytes into the last region (it asks for the next one only after this).
+   * Returns false to pause the socket.
+   */
   private received(n: number): boolean {
     if (this.closed) return true; // discarding: a closed source still drains so the peer is not stuck
-    const slab = this.regionSlab;
+    const slab = this.slab;
     slab.views++;
-    if (slab === this.slab) this.fill = this.regionAt + n;
-    this.queue.push({ slab, view: slab.bytes.subarray(this.regionAt, this.regionAt + n) });
+    this.queue.push({ slab, view: slab.bytes.subarray(this.fill, this.fill + n) });
+    this.fill += n;
     this.queued += n;
     if (this.queued > this.peak) this.peak = this.queued;
     this.watch?.wake();
