@@ -26,7 +26,11 @@ interface Staged {
   readonly bytes: Uint8Array;
   /** The buffer was all zeros when this migration took it: zero pages need no write. */
   readonly knownZero: boolean;
+  /** Pages of the buffer that may hold non-zero bytes when this migration took it, if known. */
+  readonly stale: PageBitmap | undefined;
   readonly received: PageBitmap;
+  /** Pages whose last record was a page (or a non-zero fill): the block's written pages after commit. */
+  readonly nonZero: PageBitmap;
 }
 
 export class RamLoadHandler implements LiveLoadHandler {
@@ -108,7 +112,8 @@ export class RamLoadHandler implements LiveLoadHandler {
       }
       if (!this.staged.has(b.name)) {
         const buf = this.staging.acquire(local);
-        this.staged.set(b.name, { local, bytes: buf.bytes, knownZero: buf.knownZero, received: new PageBitmap(length >>> mem.pageShift) });
+        const pages = length >>> mem.pageShift;
+        this.staged.set(b.name, { local, bytes: buf.bytes, knownZero: buf.knownZero, stale: buf.written, received: new PageBitmap(pages), nonZero: new PageBitmap(pages) });
       }
     }
     this.sawBlocks = true;
@@ -132,11 +137,13 @@ export class RamLoadHandler implements LiveLoadHandler {
     const off = p.offset;
     switch (p.kind) {
       case 'zero':
-        // Fresh staging is zeroed: only a page sent before, or a non-zero fill, needs writing there.
-        if (p.fill !== 0 || !s.knownZero || s.received.get(page)) s.bytes.fill(p.fill, off, off + ps);
+        if (p.fill !== 0 || !isZero(s, page)) s.bytes.fill(p.fill, off, off + ps);
+        if (p.fill !== 0) s.nonZero.set(page);
+        else s.nonZero.clear(page);
         break;
       case 'page':
         s.bytes.set(p.wire, off);
+        s.nonZero.set(page);
         break;
       default:
         throw new VmsError('E_FORMAT', `${p.kind} RAM pages were not negotiated`, {
@@ -180,6 +187,7 @@ export class RamLoadHandler implements LiveLoadHandler {
     const limit = s.bytes.length;
     const bytes = s.bytes;
     const received = s.received;
+    const nonZero = s.nonZero;
     let n = 0;
     let need = 0;
     for (;;) {
@@ -204,9 +212,12 @@ export class RamLoadHandler implements LiveLoadHandler {
           break;
         }
         bytes.set(r.bytesView(ps), off);
+        nonZero.set(page);
       } else if (flags === ZERO_CONTINUE) {
         const fill = r.u8();
-        if (fill !== 0 || !s.knownZero || received.get(page)) bytes.fill(fill, off, off + ps);
+        if (fill !== 0 || !isZero(s, page)) bytes.fill(fill, off, off + ps);
+        if (fill !== 0) nonZero.set(page);
+        else nonZero.clear(page);
       } else {
         r.reset(mark);
         break;
@@ -223,7 +234,7 @@ export class RamLoadHandler implements LiveLoadHandler {
     const ps = mem.pageSize;
     for (const s of this.staged.values()) {
       if (s.received.full()) {
-        this.staging.install(s.local, s.bytes);
+        this.staging.install(s.local, s.bytes, s.nonZero);
         continue;
       }
       const live = mem.bytesOf(s.local);
@@ -241,4 +252,13 @@ export class RamLoadHandler implements LiveLoadHandler {
     this.last = undefined;
     this.reader = undefined;
   }
+}
+
+/**
+ * True when staging page `page` holds zeros: nothing of this migration landed there, and the
+ * buffer was fresh, or a handed-back RAM buffer whose written bitmap had the page clear.
+ */
+function isZero(s: Staged, page: number): boolean {
+  if (s.received.get(page)) return false;
+  return s.knownZero || (s.stale !== undefined && !s.stale.get(page));
 }

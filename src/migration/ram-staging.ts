@@ -18,11 +18,18 @@
  * migration) holds stale bytes, so every zero page must be written into it.
  */
 import type { GuestMemory } from './guest-memory.js';
+import { PageBitmap } from './page-bitmap.js';
 
 export interface StagingBuffer {
   readonly bytes: Uint8Array;
   /** Every byte is zero (nothing was written since allocation). */
   readonly knownZero: boolean;
+  /**
+   * For a RAM buffer a commit handed back: the pages that may hold non-zero bytes (its
+   * block's written-page bitmap then). A clear bit means the page is zero, so a zero page
+   * landing there needs no write (nor, if the OS never mapped it, a fault).
+   */
+  readonly written?: PageBitmap;
   /** Every page was written at least once (the OS has mapped it). */
   readonly touched: boolean;
 }
@@ -64,7 +71,7 @@ export class RamStaging {
       if (have !== undefined && have.bytes.length === length) {
         if (!have.touched) {
           touch(have.bytes);
-          this.kept[i] = { bytes: have.bytes, knownZero: have.knownZero, touched: true };
+          this.kept[i] = { ...have, touched: true };
         }
         continue;
       }
@@ -87,23 +94,33 @@ export class RamStaging {
       if (this.prepared) this.kept[i] = { ...fresh, knownZero: false };
       return fresh;
     }
+    // This migration writes into it: from now on nothing is known of its pages.
     this.kept[i] = { bytes: have.bytes, knownZero: false, touched: have.touched };
     return have;
   }
 
   /**
-   * Makes the fully received staging buffer `bytes` block `i`'s RAM. Prepared: the block's
-   * previous buffer becomes the next staging area (its bytes are stale, not known zero, and
-   * pages the machine never wrote may be unmapped: `prepare()` again before the next stream).
+   * Makes the fully received staging buffer `bytes` block `i`'s RAM, with `written` the
+   * pages that may hold non-zero bytes (every page if absent). Prepared: the block's previous
+   * buffer becomes the next staging area. Its bytes are stale, except the pages its written
+   * bitmap says are zero; pages the machine never wrote may be unmapped: `prepare()` again
+   * before the next stream.
    */
-  install(i: number, bytes: Uint8Array): void {
+  install(i: number, bytes: Uint8Array, written?: PageBitmap): void {
     const old = this.memory.bytesOf(i);
-    this.memory.replaceBlock(i, bytes);
-    if (this.prepared) this.kept[i] = { bytes: old, knownZero: false, touched: false };
+    const oldWritten = this.prepared ? copyOf(this.memory.blocks[i]!.written) : undefined;
+    this.memory.replaceBlock(i, bytes, written);
+    if (oldWritten !== undefined) this.kept[i] = { bytes: old, knownZero: false, touched: false, written: oldWritten };
   }
 }
 
 /** Writes one zero byte per OS page: the kernel maps every page now rather than on first use. */
 function touch(bytes: Uint8Array): void {
   for (let at = 0; at < bytes.length; at += TOUCH_STRIDE) bytes[at] = 0;
+}
+
+function copyOf(b: PageBitmap): PageBitmap {
+  const c = new PageBitmap(b.pages);
+  c.words.set(b.words);
+  return c;
 }

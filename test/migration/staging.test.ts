@@ -107,6 +107,32 @@ test('prealloc: a failed migration leaves the machine as it was, and a retry wit
   assert.equal(await dst.hash(), await quiet.hash());
 });
 
+test('prealloc: a committed block knows its zero pages, and a handed-back RAM buffer is not written where its bitmap says zero', async () => {
+  const dst = new LiveSampleMachine({ ramMiB: 4 });
+  const dest = new MigrationDestination(dst, { prealloc: true });
+  const original = dst.memory.bytesOf(0); // never written: its written bitmap is all clear
+  const first = machine(4, 1, 21); // pc.ram: 1 MiB random, 3 MiB zero
+  await dest.receive({ source: new MemorySource(await streamOf(first)) });
+  assert.equal(await dst.hash(), await first.hash());
+  // After commit the written bitmap is what arrived: the random pages, not the zero ones.
+  const written = dst.memory.blocks[0]!.written;
+  const pages = (1 << 20) / dst.memory.pageSize;
+  assert.equal(written.count(), pages, 'exactly the random pages count as written');
+  assert.ok(written.get(0) && !written.get(pages));
+  // The original buffer is the staging area now. Mark a page its bitmap calls zero, behind the
+  // bitmap's back: a zero page arriving there is not written, so the mark survives the commit.
+  assert.notEqual(dst.memory.bytesOf(0), original);
+  const page = 3 * pages; // 3 MiB in: zero in the next source too
+  original[page * dst.memory.pageSize] = 0xa5;
+  const second = machine(4, 2, 22);
+  await dest.receive({ source: new MemorySource(await streamOf(second)) });
+  assert.equal(dst.memory.bytesOf(0), original, 'the original buffer is RAM again');
+  assert.equal(original[page * dst.memory.pageSize], 0xa5, 'a page known to be zero was written anyway');
+  // Every page the bitmap did not vouch for holds the source's bytes.
+  original[page * dst.memory.pageSize] = 0;
+  assert.equal(await dst.hash(), await second.hash());
+});
+
 test('without prealloc nothing is kept between migrations and commits are still exact', async () => {
   const dst = new LiveSampleMachine({ ramMiB: 4 });
   const dest = new MigrationDestination(dst);
