@@ -192,12 +192,18 @@ export class ReturnPath {
   /** Resolves at the next line from the destination (or its end), or after `timeoutMs`. */
   async nextLine(timeoutMs: number): Promise<void> {
     if (this.ended) return;
-    let timer: NodeJS.Timeout | undefined;
     await new Promise<void>((resolve) => {
-      this.waiters.push(resolve);
-      timer = setTimeout(resolve, timeoutMs);
+      const timer = setTimeout(() => {
+        // Timed out: leave the list, so polling waits do not pile up until the next line.
+        this.waiters = this.waiters.filter((w) => w !== wake);
+        resolve();
+      }, timeoutMs);
+      const wake = (): void => {
+        clearTimeout(timer);
+        resolve();
+      };
+      this.waiters.push(wake);
     });
-    clearTimeout(timer);
   }
 
   private async until(ready: () => boolean, timeoutMs: number, what: string): Promise<void> {
@@ -206,12 +212,7 @@ export class ReturnPath {
       if (this.ended) return;
       const left = deadline - Date.now();
       if (left <= 0) throw new VmsError('E_TIMEOUT', `no ${what} from the destination within ${timeoutMs} ms`);
-      let timer: NodeJS.Timeout | undefined;
-      await new Promise<void>((resolve) => {
-        this.waiters.push(resolve);
-        timer = setTimeout(resolve, left);
-      });
-      clearTimeout(timer);
+      await this.nextLine(left);
     }
   }
 

@@ -19,6 +19,8 @@ import { StreamWatch } from './node-stream.js';
 const SLAB_BYTES = 1 << 20;
 /** A read gets the rest of the current slab while at least this much is left. */
 const MIN_READ_ROOM = 64 << 10;
+/** Spare slabs kept for reuse; beyond these a released slab is left to the GC. */
+const MAX_FREE_SLABS = 4;
 
 const EMPTY = new Uint8Array(0);
 
@@ -152,7 +154,7 @@ export class SlabSource implements ChunkLendingSource {
   }
 
   private release(slab: Slab): void {
-    if (--slab.views === 0 && slab !== this.slab && this.free.length < 4) this.free.push(slab);
+    if (--slab.views === 0 && slab !== this.slab && this.free.length < MAX_FREE_SLABS) this.free.push(slab);
   }
 
   /** Node asks where the next read goes: the rest of the current slab, or a fresh one. */
